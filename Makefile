@@ -1,0 +1,54 @@
+# SentryKV developer entry points.  Everything installs into .venv; nothing global
+# except Debian's redis-server/redis-tools (the reference oracle), when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 6379
+DATA   ?= ./data
+
+.PHONY: run test test-fast lint bench bench-full redis-tools clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@ $(VENV)/.installed
+
+## run: start the server on 127.0.0.1:$(PORT) with its data in $(DATA)
+run: $(VENV)/.installed
+	$(BIN)/sentrykv-server --bind 127.0.0.1 --port $(PORT) --dir $(DATA)
+
+## redis-tools: Debian's redis-server and redis-tools, the oracle the tests compare against
+redis-tools:
+	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else \
+			echo "redis-server/redis-tools are missing and cannot be installed (not root, no sudo)"; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; \
+	fi
+
+## test: the whole suite (integration, crash, corruption, differential against redis-server)
+test: $(VENV)/.installed-test redis-tools
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(VENV)/.installed-test redis-tools
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## bench: quick side-by-side run against redis-server (under 2 minutes)
+bench: $(VENV)/.installed-test redis-tools
+	$(BIN)/python -m bench --quick
+
+bench-full: $(VENV)/.installed-test redis-tools
+	$(BIN)/python -m bench --full
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

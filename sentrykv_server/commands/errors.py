@@ -1,0 +1,81 @@
+"""Errors a command raises, with Redis 7's exact wording.
+
+Handlers raise :class:`CommandError`; the dispatcher turns it into an error
+reply.  Messages that appear in many places live here so that the wording is
+written once.
+"""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """An error reply.  ``message`` starts with the error code (ERR, WRONGTYPE, ...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+OVERFLOW = "ERR increment or decrement would overflow"
+NO_SUCH_KEY = "ERR no such key"
+DB_INDEX = "ERR DB index is out of range"
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+
+
+def wrong_args(name: str) -> CommandError:
+    return CommandError(f"ERR wrong number of arguments for '{name}' command")
+
+
+def wrong_type() -> CommandError:
+    return CommandError(WRONGTYPE)
+
+
+def syntax_error() -> CommandError:
+    return CommandError(SYNTAX)
+
+
+def not_integer() -> CommandError:
+    return CommandError(NOT_INTEGER)
+
+
+def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
+    text = sub.decode("utf-8", "replace")
+    return CommandError(
+        f"ERR unknown subcommand '{text}'. Try {cmd.upper()} HELP."
+    )
+
+
+def parse_int(raw: bytes, message: str = NOT_INTEGER) -> int:
+    """Strict integer parsing as Redis's string2ll: no spaces, no '+', no leading zeros."""
+    try:
+        if not raw or len(raw) > 20 or raw[0] == 43 or raw[-1] in b" \t\r\n" or raw[0] in b" \t\r\n":
+            raise ValueError
+        value = int(raw)
+        if (raw[0] == 48 and len(raw) > 1) or raw.startswith(b"-0"):
+            raise ValueError
+        if b"_" in raw:
+            raise ValueError
+    except ValueError:
+        raise CommandError(message) from None
+    if not -(1 << 63) <= value < (1 << 63):
+        raise CommandError(message)
+    return value
+
+
+def parse_float(raw: bytes, message: str = NOT_FLOAT) -> float:
+    """Float parsing as Redis's string2ld/strtod: accepts inf, rejects NaN and spaces."""
+    try:
+        if not raw or raw[0] in b" \t\r\n" or raw[-1] in b" \t\r\n" or b"_" in raw:
+            raise ValueError
+        value = float(raw)
+    except ValueError:
+        raise CommandError(message) from None
+    if value != value:
+        raise CommandError(message)
+    return value

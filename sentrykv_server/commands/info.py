@@ -1,0 +1,323 @@
+"""INFO in Redis's text format, with Redis's field names.
+
+Field names matter: redis-cli, redis_exporter and client libraries parse
+them.  Sections are functions returning ``[(field, value), ...]``; the
+persistence layer and the checkpointer contribute their own fields through
+``info_fields()``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sentrykv_server import REDIS_COMPAT_VERSION, __version__
+from sentrykv_server.commands.registry import COMMANDS
+from sentrykv_server.protocol.reply import Verbatim
+
+if TYPE_CHECKING:
+    from sentrykv_server.server import Server
+
+Fields = list[tuple[str, Any]]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except OSError:  # pragma: no cover - non-Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(n) < 1024 or unit == "T":
+            return f"{n:.2f}{unit}" if unit != "B" else f"{int(n)}B"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def section_server(s: Server) -> Fields:
+    now = time.time()
+    uptime = int(now - s.started)
+    return [
+        ("redis_version", REDIS_COMPAT_VERSION),
+        ("sentrykv_version", __version__),
+        ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", 0),
+        ("redis_build_id", "sentrykv"),
+        ("redis_mode", "standalone"),
+        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
+        ("monotonic_clock", "POSIX clock_gettime"),
+        ("multiplexing_api", "epoll" if type(s.loop).__module__.startswith("uvloop") else "asyncio"),
+        ("event_loop", type(s.loop).__module__.split(".")[0]),
+        ("python_version", platform.python_version()),
+        ("process_id", os.getpid()),
+        ("process_supervised", "no"),
+        ("run_id", s.run_id),
+        ("tcp_port", s.port),
+        ("server_time_usec", int(now * 1_000_000)),
+        ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400),
+        ("hz", s.config.hz),
+        ("configured_hz", s.config.hz),
+        ("lru_clock", int(now) & ((1 << 24) - 1)),
+        ("executable", sys.argv[0]),
+        ("config_file", s.config.config_file or ""),
+        ("io_threads_active", 0),
+    ]
+
+
+def section_clients(s: Server) -> Fields:
+    clients = s.clients.values()
+    return [
+        ("connected_clients", len(s.clients)),
+        ("cluster_connections", 0),
+        ("maxclients", s.config.maxclients),
+        ("client_recent_max_input_buffer", 0),
+        ("client_recent_max_output_buffer", max((c.held_bytes for c in clients), default=0)),
+        ("blocked_clients", s.blocking.count()),
+        ("tracking_clients", 0),
+        ("clients_in_timeout_table", s.blocking.count()),
+        ("pubsub_clients", sum(1 for c in clients if c.channels or c.patterns)),
+        ("held_reply_clients", len(s.holding)),
+    ]
+
+
+def section_memory(s: Server) -> Fields:
+    rss = rss_bytes()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    maxmemory = int(s.config.get("maxmemory"))
+    return [
+        ("used_memory", rss),
+        ("used_memory_human", _human(rss)),
+        ("used_memory_rss", rss),
+        ("used_memory_rss_human", _human(rss)),
+        ("used_memory_peak", peak),
+        ("used_memory_peak_human", _human(peak)),
+        ("used_memory_estimate_method", "process_rss"),
+        ("maxmemory", maxmemory),
+        ("maxmemory_human", _human(maxmemory)),
+        ("maxmemory_policy", s.config.get("maxmemory-policy")),
+        ("mem_fragmentation_ratio", "1.00"),
+        ("mem_allocator", "pymalloc"),
+        ("lazyfree_pending_objects", 0),
+    ]
+
+
+def section_persistence(s: Server) -> Fields:
+    fields: Fields = [
+        ("loading", 0),
+        ("async_loading", 0),
+        ("current_cow_peak", 0),
+        ("current_cow_size", 0),
+        ("current_fork_perc", "0.00"),
+        ("current_save_keys_processed", 0),
+        ("current_save_keys_total", 0),
+        ("rdb_changes_since_last_save", s.keyspace.dirty),
+        ("rdb_last_save_time", s.lastsave),
+    ]
+    if s.checkpointer is not None:
+        fields += s.checkpointer.info_fields()
+    else:
+        fields += [
+            ("rdb_bgsave_in_progress", 0),
+            ("rdb_last_bgsave_status", "ok"),
+            ("rdb_last_bgsave_time_sec", -1),
+            ("rdb_current_bgsave_time_sec", -1),
+            ("aof_rewrite_in_progress", 0),
+            ("aof_rewrite_scheduled", 0),
+            ("aof_last_rewrite_time_sec", -1),
+            ("aof_current_rewrite_time_sec", -1),
+            ("aof_last_bgrewrite_status", "ok"),
+            ("aof_rewrites", 0),
+        ]
+    fields.append(("aof_enabled", 1 if s.aof is not None else 0))
+    if s.aof is not None:
+        fields += s.aof.info_fields()
+    else:
+        fields += [("aof_last_write_status", "ok")]
+    info = s.recovery_info
+    fields += [
+        ("recovery_snapshot_entries", info.get("snapshot_entries", 0)),
+        ("recovery_wal_frames", info.get("wal_frames", 0)),
+        ("recovery_truncated_file", info.get("truncated_file", "")),
+        ("recovery_truncated_offset", info.get("truncated_offset", -1)),
+        ("recovery_truncated_bytes", info.get("truncated_bytes", 0)),
+        ("recovery_seconds", f"{info.get('seconds', 0.0):.3f}"),
+    ]
+    return fields
+
+
+def section_stats(s: Server) -> Fields:
+    st = s.stats
+    ks = s.keyspace
+    return [
+        ("total_connections_received", st.connections_received),
+        ("total_commands_processed", st.commands),
+        ("instantaneous_ops_per_sec", st.instantaneous_ops()),
+        ("total_net_input_bytes", st.net_input_bytes),
+        ("total_net_output_bytes", st.net_output_bytes),
+        ("instantaneous_input_kbps", "0.00"),
+        ("instantaneous_output_kbps", "0.00"),
+        ("rejected_connections", st.rejected_connections),
+        ("sync_full", 0),
+        ("sync_partial_ok", 0),
+        ("sync_partial_err", 0),
+        ("expired_keys", ks.expired_keys),
+        ("expired_stale_perc", "0.00"),
+        ("expired_time_cap_reached_count", 0),
+        ("expire_cycle_cpu_milliseconds", 0),
+        ("evicted_keys", ks.evicted_keys),
+        ("evicted_clients", 0),
+        ("total_eviction_exceeded_time", 0),
+        ("current_eviction_exceeded_time", 0),
+        ("keyspace_hits", ks.hits),
+        ("keyspace_misses", ks.misses),
+        ("pubsub_channels", s.pubsub.channel_count()),
+        ("pubsub_patterns", s.pubsub.pattern_count()),
+        ("latest_fork_usec", 0),
+        ("total_forks", 0),
+        ("migrate_cached_sockets", 0),
+        ("slave_expires_tracked_keys", 0),
+        ("active_defrag_hits", 0),
+        ("active_defrag_misses", 0),
+        ("active_defrag_key_hits", 0),
+        ("active_defrag_key_misses", 0),
+        ("total_active_defrag_time", 0),
+        ("current_active_defrag_time", 0),
+        ("tracking_total_keys", 0),
+        ("tracking_total_items", 0),
+        ("tracking_total_prefixes", 0),
+        ("unexpected_error_replies", 0),
+        ("total_error_replies", st.rejected_calls + sum(c.failed_calls for c in COMMANDS.values())),
+        ("dump_payload_sanitizations", 0),
+        ("total_reads_processed", 0),
+        ("total_writes_processed", 0),
+        ("io_threaded_reads_processed", 0),
+        ("io_threaded_writes_processed", 0),
+        ("protocol_errors", st.protocol_errors),
+    ]
+
+
+def section_replication(s: Server) -> Fields:
+    lsn = s.last_lsn
+    return [
+        ("role", "master"),
+        ("connected_slaves", 0),
+        ("master_failover_state", "no-failover"),
+        ("master_replid", s.run_id),
+        ("master_replid2", "0" * 40),
+        ("master_repl_offset", lsn),
+        ("second_repl_offset", -1),
+        ("repl_backlog_active", 0),
+        ("repl_backlog_size", 1048576),
+        ("repl_backlog_first_byte_offset", 0),
+        ("repl_backlog_histlen", 0),
+    ]
+
+
+def section_cpu(s: Server) -> Fields:
+    self_usage = resource.getrusage(resource.RUSAGE_SELF)
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        ("used_cpu_sys", f"{self_usage.ru_stime:.6f}"),
+        ("used_cpu_user", f"{self_usage.ru_utime:.6f}"),
+        ("used_cpu_sys_children", f"{child.ru_stime:.6f}"),
+        ("used_cpu_user_children", f"{child.ru_utime:.6f}"),
+        ("used_cpu_sys_main_thread", f"{self_usage.ru_stime:.6f}"),
+        ("used_cpu_user_main_thread", f"{self_usage.ru_utime:.6f}"),
+    ]
+
+
+def section_modules(s: Server) -> Fields:
+    return []
+
+
+def section_errorstats(s: Server) -> Fields:
+    return []
+
+
+def section_cluster(s: Server) -> Fields:
+    return [("cluster_enabled", 0)]
+
+
+def section_keyspace(s: Server) -> Fields:
+    out: Fields = []
+    for db in s.keyspace.dbs:
+        if db.data:
+            out.append((f"db{db.id}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl=0"))
+    return out
+
+
+def section_commandstats(s: Server) -> Fields:
+    out: Fields = []
+    for cmd in sorted(COMMANDS.values(), key=lambda c: c.name):
+        for entry in (cmd, *cmd.subcommands.values()):
+            if entry.calls or entry.rejected_calls or entry.failed_calls:
+                per = entry.usec / entry.calls if entry.calls else 0.0
+                out.append((
+                    f"cmdstat_{entry.full_name}",
+                    f"calls={entry.calls},usec={entry.usec},usec_per_call={per:.2f},"
+                    f"rejected_calls={entry.rejected_calls},failed_calls={entry.failed_calls}",
+                ))
+    return out
+
+
+SECTIONS: dict[str, Callable[[Server], Fields]] = {
+    "server": section_server,
+    "clients": section_clients,
+    "memory": section_memory,
+    "persistence": section_persistence,
+    "stats": section_stats,
+    "replication": section_replication,
+    "cpu": section_cpu,
+    "modules": section_modules,
+    "errorstats": section_errorstats,
+    "cluster": section_cluster,
+    "keyspace": section_keyspace,
+    "commandstats": section_commandstats,
+}
+DEFAULT = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+           "modules", "errorstats", "cluster", "keyspace"]
+
+
+def render_info(server: Server, wanted: list[str]) -> str:
+    if not wanted or wanted == ["default"]:
+        names = DEFAULT
+    elif "all" in wanted or "everything" in wanted:
+        names = [n for n in SECTIONS if n != "modules" or "everything" in wanted]
+    else:
+        names = []
+        for w in wanted:
+            if w == "default":
+                names += DEFAULT
+            elif w in SECTIONS and w not in names:
+                names.append(w)
+    parts = []
+    for name in names:
+        fields = SECTIONS[name](server)
+        title = "Commandstats" if name == "commandstats" else name.capitalize()
+        if name == "cpu":
+            title = "CPU"
+        body = "".join(f"{k}:{v}\r\n" for k, v in fields)
+        parts.append(f"# {title}\r\n{body}")
+    return "\r\n".join(parts)
+
+
+from sentrykv_server.commands.registry import command  # noqa: E402
+
+
+@command("info", -1, "loading stale", group="server")
+def info_cmd(c: Any, argv: list[bytes]) -> Any:
+    """Information and statistics about the server."""
+    wanted = [a.decode("utf-8", "replace").lower() for a in argv[1:]]
+    return Verbatim(render_info(c.server, wanted).encode())

@@ -1,0 +1,466 @@
+"""Keyspace commands (Redis's db.c and expire.c command side)."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from sentrykv_server.commands.common import ms_bytes
+from sentrykv_server.commands.errors import (
+    DB_INDEX,
+    NO_SUCH_KEY,
+    CommandError,
+    parse_int,
+    syntax_error,
+    unknown_subcommand,
+)
+from sentrykv_server.commands.registry import command
+from sentrykv_server.store.glob import compile_glob
+from sentrykv_server.store.scan import ScanCursors, parse_cursor
+from sentrykv_server.store.types import TYPES, type_name
+
+if TYPE_CHECKING:
+    from sentrykv_server.protocol.connection import Client
+    from sentrykv_server.store.keyspace import Database
+
+CURSORS = ScanCursors()
+
+
+def _db_index(c: Client, raw: bytes) -> int:
+    try:
+        index = parse_int(raw)
+    except CommandError:
+        raise CommandError("ERR value is not an integer or out of range") from None
+    if not 0 <= index < len(c.server.keyspace.dbs):
+        raise CommandError(DB_INDEX)
+    return index
+
+
+@command("del", -2, "write", 1, -1, 1, group="generic")
+def del_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Delete keys."""
+    db = c.db
+    deleted = [key for key in argv[1:] if db.lookup(key) is not None and db.delete(key)]
+    if deleted:
+        c.server.propagate(db.id, [b"DEL", *deleted])
+    return len(deleted)
+
+
+@command("unlink", -2, "write fast", 1, -1, 1, group="generic", since="4.0.0")
+def unlink_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Delete keys (memory is reclaimed the same way as DEL here)."""
+    return del_cmd(c, argv)
+
+
+@command("exists", -2, "readonly fast", 1, -1, 1, group="generic")
+def exists_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Count how many of the given keys exist."""
+    lookup = c.db.lookup
+    return sum(1 for key in argv[1:] if lookup(key) is not None)
+
+
+@command("type", 2, "readonly fast", 1, 1, 1, group="generic")
+def type_cmd(c: Client, argv: list[bytes]) -> Any:
+    """The type of a key's value."""
+    return type_name(c.db.lookup(argv[1]))
+
+
+@command("keys", 2, "readonly", group="generic")
+def keys_cmd(c: Client, argv: list[bytes]) -> Any:
+    """All keys matching a glob pattern."""
+    match = compile_glob(argv[1])
+    return [key for key in c.db.live_keys() if match(key)]
+
+
+@command("scan", -2, "readonly", group="generic", since="2.8.0")
+def scan_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Incrementally iterate the keyspace."""
+    cursor = parse_cursor(argv[1])
+    pattern, count, kind = parse_scan_options(argv, 2, allow_type=True)
+    db = c.db
+    next_cursor, keys = CURSORS.page(cursor, db.live_keys(), count)
+    match = compile_glob(pattern) if pattern is not None else None
+    out = []
+    for key in keys:
+        value = db.lookup(key)
+        if value is None:
+            continue
+        if match is not None and not match(key):
+            continue
+        if kind is not None and type_name(value) != kind:
+            continue
+        out.append(key)
+    return [b"%d" % next_cursor, out]
+
+
+def parse_scan_options(argv: list[bytes], start: int, allow_type: bool = False) -> tuple[bytes | None, int, str | None]:
+    """MATCH pattern, COUNT n (and TYPE t for SCAN) as Redis parses them."""
+    pattern: bytes | None = None
+    count = 10
+    kind: str | None = None
+    i = start
+    while i < len(argv):
+        opt = argv[i].lower()
+        if i + 1 >= len(argv):
+            raise syntax_error()
+        if opt == b"match":
+            pattern = argv[i + 1]
+            if pattern == b"*":
+                pattern = None
+        elif opt == b"count":
+            count = parse_int(argv[i + 1])
+            if count < 1:
+                raise syntax_error()
+        elif opt == b"type" and allow_type:
+            kind = argv[i + 1].decode("utf-8", "replace").lower()
+        else:
+            raise syntax_error()
+        i += 2
+    return pattern, count, kind
+
+
+@command("randomkey", 1, "readonly", group="generic")
+def randomkey_cmd(c: Client, argv: list[bytes]) -> Any:
+    """A random key (expired keys met on the way are reclaimed)."""
+    db = c.db
+    for _ in range(100):
+        if not db.data:
+            return None
+        key = random.choice(list(db.data)) if len(db.data) < 4096 else _sample_key(db)
+        if db.lookup(key) is not None:
+            return key
+    return None
+
+
+def _sample_key(db: Database) -> bytes:
+    index = random.randrange(len(db.data))
+    for i, key in enumerate(db.data):
+        if i == index:
+            return key
+    raise KeyError  # pragma: no cover
+
+
+def _rename(c: Client, argv: list[bytes], nx: bool) -> Any:
+    db = c.db
+    src, dst = argv[1], argv[2]
+    value = db.lookup(src)
+    if value is None:
+        raise CommandError(NO_SUCH_KEY)
+    if src == dst:
+        return 0 if nx else "OK"
+    if nx and db.lookup(dst) is not None:
+        return 0
+    expire = db.expires.get(src)
+    db.delete(src)
+    db.set(dst, value)
+    if expire is not None:
+        db.set_expire(dst, expire)
+    c.server.propagate(db.id, [b"RENAMENX" if nx else b"RENAME", src, dst])
+    db.keyspace.signal_ready(db, dst)
+    return 1 if nx else "OK"
+
+
+@command("rename", 3, "write", 1, 2, 1, group="generic")
+def rename_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Rename a key (overwriting the destination)."""
+    return _rename(c, argv, False)
+
+
+@command("renamenx", 3, "write fast", 1, 2, 1, group="generic")
+def renamenx_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Rename a key only if the new name is free."""
+    return _rename(c, argv, True)
+
+
+@command("copy", -3, "write denyoom", 1, 2, 1, group="generic", since="6.2.0")
+def copy_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Copy a key's value (and TTL) to another key, possibly in another database."""
+    src_db = c.db
+    dst_db = src_db
+    replace = False
+    i = 3
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"replace":
+            replace = True
+        elif opt == b"db" and i + 1 < len(argv):
+            i += 1
+            dst_db = c.server.keyspace.dbs[_db_index(c, argv[i])]
+        else:
+            raise syntax_error()
+        i += 1
+    src, dst = argv[1], argv[2]
+    if src_db is dst_db and src == dst:
+        raise CommandError("ERR source and destination objects are the same")
+    value = src_db.lookup(src)
+    if value is None:
+        return 0
+    if dst_db.lookup(dst) is not None:
+        if not replace:
+            return 0
+        dst_db.delete(dst)
+    dst_db.set(dst, TYPES[type(value)].copy(value))
+    expire = src_db.expires.get(src)
+    if expire is not None:
+        dst_db.set_expire(dst, expire)
+    op = [b"COPY", src, dst, b"DB", b"%d" % dst_db.id, b"REPLACE"]
+    c.server.propagate(src_db.id, op)
+    dst_db.keyspace.signal_ready(dst_db, dst)
+    return 1
+
+
+@command("move", 3, "write fast", 1, 1, 1, group="generic")
+def move_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Move a key to another database."""
+    src_db = c.db
+    try:
+        index = parse_int(argv[2])
+    except CommandError:
+        raise CommandError("ERR value is not an integer or out of range") from None
+    if not 0 <= index < len(c.server.keyspace.dbs):
+        raise CommandError(DB_INDEX)
+    if index == src_db.id:
+        raise CommandError("ERR source and destination objects are the same")
+    dst_db = c.server.keyspace.dbs[index]
+    key = argv[1]
+    value = src_db.lookup(key)
+    if value is None or dst_db.lookup(key) is not None:
+        return 0
+    expire = src_db.expires.get(key)
+    src_db.delete(key)
+    dst_db.set(key, value)
+    if expire is not None:
+        dst_db.set_expire(key, expire)
+    c.server.propagate(src_db.id, [b"MOVE", key, b"%d" % index])
+    dst_db.keyspace.signal_ready(dst_db, key)
+    return 1
+
+
+@command("dbsize", 1, "readonly fast", group="server")
+def dbsize_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Number of keys in the selected database."""
+    return len(c.db.data)
+
+
+def _flush_mode(argv: list[bytes]) -> None:
+    if len(argv) > 2:
+        raise syntax_error()
+    if len(argv) == 2 and argv[1].lower() not in (b"async", b"sync"):
+        raise syntax_error()
+
+
+@command("flushdb", -1, "write", group="server")
+def flushdb_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Remove every key of the selected database."""
+    _flush_mode(argv)
+    c.db.clear()
+    c.server.propagate(c.db.id, [b"FLUSHDB"])
+    return "OK"
+
+
+@command("flushall", -1, "write", group="server")
+def flushall_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Remove every key of every database."""
+    _flush_mode(argv)
+    for db in c.server.keyspace.dbs:
+        db.clear()
+    c.server.keyspace.expiry_heap.clear()
+    c.server.propagate(0, [b"FLUSHALL"])
+    return "OK"
+
+
+@command("swapdb", 3, "write fast", group="server", since="4.0.0")
+def swapdb_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Swap two databases."""
+    try:
+        a, b = parse_int(argv[1]), parse_int(argv[2])
+    except CommandError:
+        raise CommandError("ERR invalid first DB index") from None
+    n = len(c.server.keyspace.dbs)
+    if not (0 <= a < n and 0 <= b < n):
+        raise CommandError(DB_INDEX)
+    if a != b:
+        c.server.keyspace.swap(a, b)
+    c.server.propagate(c.db.id, [b"SWAPDB", argv[1], argv[2]])
+    return "OK"
+
+
+# -- expiry --------------------------------------------------------------------------------
+def _expire(c: Client, argv: list[bytes], unit: int, absolute: bool, name: str) -> Any:
+    db = c.db
+    key = argv[1]
+    raw = parse_int(argv[2])
+    nx = xx = gt = lt = False
+    for opt in argv[3:]:
+        low = opt.lower()
+        if low == b"nx":
+            nx = True
+        elif low == b"xx":
+            xx = True
+        elif low == b"gt":
+            gt = True
+        elif low == b"lt":
+            lt = True
+        else:
+            raise CommandError(f"ERR Unsupported option {opt.decode('utf-8', 'replace')}")
+    if nx and (xx or gt or lt):
+        raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
+    if gt and lt:
+        raise CommandError("ERR GT and LT options at the same time are not compatible")
+    now = db.keyspace.now()
+    limit = (1 << 63) - 1
+    if raw > limit // unit or raw < -(limit // unit):
+        raise CommandError(f"ERR invalid expire time in '{name}' command")
+    when = raw * unit
+    if not absolute:
+        if when > limit - now:
+            raise CommandError(f"ERR invalid expire time in '{name}' command")
+        when += now
+    if db.lookup(key) is None:
+        return 0
+    current = db.expires.get(key)
+    if nx and current is not None:
+        return 0
+    if xx and current is None:
+        return 0
+    if gt and (current is None or when <= current):
+        return 0
+    if lt and current is not None and when >= current:
+        return 0
+    if when <= now and not db.keyspace.loading:
+        db.delete(key)
+        c.server.propagate(db.id, [b"DEL", key])
+        return 1
+    db.set_expire(key, when)
+    c.server.propagate(db.id, [b"PEXPIREAT", key, ms_bytes(when)])
+    return 1
+
+
+@command("expire", -3, "write fast", 1, 1, 1, group="generic")
+def expire_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Set a key's time to live in seconds."""
+    return _expire(c, argv, 1000, False, "expire")
+
+
+@command("pexpire", -3, "write fast", 1, 1, 1, group="generic", since="2.6.0")
+def pexpire_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Set a key's time to live in milliseconds."""
+    return _expire(c, argv, 1, False, "pexpire")
+
+
+@command("expireat", -3, "write fast", 1, 1, 1, group="generic", since="1.2.0")
+def expireat_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Set a key's expiry as a Unix time in seconds."""
+    return _expire(c, argv, 1000, True, "expireat")
+
+
+@command("pexpireat", -3, "write fast", 1, 1, 1, group="generic", since="2.6.0")
+def pexpireat_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Set a key's expiry as a Unix time in milliseconds."""
+    return _expire(c, argv, 1, True, "pexpireat")
+
+
+def _ttl(c: Client, key: bytes, unit: int, absolute: bool) -> int:
+    db = c.db
+    if db.lookup_read(key) is None:
+        return -2
+    when = db.expires.get(key)
+    if when is None:
+        return -1
+    if absolute:
+        return when // unit
+    remaining = max(0, when - db.keyspace.now())
+    return (remaining + 500) // 1000 if unit == 1000 else remaining
+
+
+@command("ttl", 2, "readonly fast", 1, 1, 1, group="generic")
+def ttl_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Remaining time to live in seconds."""
+    return _ttl(c, argv[1], 1000, False)
+
+
+@command("pttl", 2, "readonly fast", 1, 1, 1, group="generic", since="2.6.0")
+def pttl_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Remaining time to live in milliseconds."""
+    return _ttl(c, argv[1], 1, False)
+
+
+@command("expiretime", 2, "readonly fast", 1, 1, 1, group="generic", since="7.0.0")
+def expiretime_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Absolute expiry as a Unix time in seconds."""
+    return _ttl(c, argv[1], 1000, True)
+
+
+@command("pexpiretime", 2, "readonly fast", 1, 1, 1, group="generic", since="7.0.0")
+def pexpiretime_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Absolute expiry as a Unix time in milliseconds."""
+    return _ttl(c, argv[1], 1, True)
+
+
+@command("persist", 2, "write fast", 1, 1, 1, group="generic", since="2.2.0")
+def persist_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Remove a key's time to live."""
+    db = c.db
+    if db.lookup(argv[1]) is None or not db.persist(argv[1]):
+        return 0
+    c.server.propagate(db.id, [b"PERSIST", argv[1]])
+    return 1
+
+
+@command("touch", -2, "readonly fast", 1, -1, 1, group="generic", since="3.2.1")
+def touch_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Count existing keys (and reclaim expired ones)."""
+    return exists_cmd(c, argv)
+
+
+# -- OBJECT ----------------------------------------------------------------------------------
+_OBJECT_HELP = [
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+]
+
+
+@command("object", -2, "readonly", 2, 2, 1, group="generic", since="2.2.3")
+def object_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Inspect the internals of a key's value."""
+    sub = argv[1].lower()
+    if sub == b"help" and len(argv) == 2:
+        return _OBJECT_HELP
+    if sub not in (b"encoding", b"refcount", b"idletime", b"freq") or len(argv) != 3:
+        if sub in (b"encoding", b"refcount", b"idletime", b"freq"):
+            raise CommandError(f"ERR wrong number of arguments for 'object|{sub.decode()}' command")
+        raise unknown_subcommand(argv[1], "OBJECT")
+    value = c.db.lookup(argv[2])
+    if value is None:
+        return None
+    if sub == b"encoding":
+        return TYPES[type(value)].encoding(value).encode()
+    if sub == b"refcount":
+        return 1
+    policy = c.server.config.get("maxmemory-policy")
+    if sub == b"idletime":
+        if "lfu" in policy:
+            raise CommandError(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+            )
+        return 0
+    if "lfu" not in policy:
+        raise CommandError(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+            "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+        )
+    return 0

@@ -1,0 +1,184 @@
+"""Server commands: TIME, SHUTDOWN, SLOWLOG, LATENCY, MONITOR, DEBUG, FUNCTION/SCRIPT."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from sentrykv_server.commands.errors import CommandError, parse_float, parse_int, syntax_error, unknown_subcommand
+from sentrykv_server.commands.registry import command
+from sentrykv_server.protocol.reply import NO_REPLY
+from sentrykv_server.store.digest import dataset_digest, value_digest
+
+if TYPE_CHECKING:
+    from sentrykv_server.protocol.connection import Client
+
+
+@command("time", 1, "loading stale fast", group="server", since="2.6.0")
+def time_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Server time: seconds and microseconds."""
+    now = time.time_ns() // 1000
+    return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
+
+
+@command("lastsave", 1, "loading stale fast", group="server")
+def lastsave_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Unix time of the last successful checkpoint."""
+    return c.server.lastsave
+
+
+@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group="server")
+def shutdown_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Stop the server: flush persistence (and checkpoint with SAVE), then exit."""
+    save: bool | None = None
+    for opt in argv[1:]:
+        low = opt.lower()
+        if low == b"nosave":
+            save = False
+        elif low == b"save":
+            save = True
+        elif low in (b"now", b"force", b"abort"):
+            if low == b"abort":
+                raise CommandError("ERR No shutdown in progress.")
+        else:
+            raise syntax_error()
+    c.server.request_shutdown(save)
+    return NO_REPLY
+
+
+@command("slowlog", -2, "admin loading stale", group="server", since="2.2.12")
+def slowlog_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Inspect the slow log."""
+    sub = argv[1].lower()
+    log = c.server.slowlog
+    if sub == b"get" and len(argv) <= 3:
+        count = 10
+        if len(argv) == 3:
+            count = parse_int(argv[2])
+            if count < -1:
+                raise CommandError("ERR count should be greater than or equal to -1")
+            if count == -1:
+                count = len(log.entries)
+        return [
+            [e.id, e.timestamp, e.duration_us, list(e.argv), e.addr.encode(), e.name]
+            for e in list(log.entries)[:count]
+        ]
+    if sub == b"len" and len(argv) == 2:
+        return len(log.entries)
+    if sub == b"reset" and len(argv) == 2:
+        log.reset()
+        return "OK"
+    if sub == b"help" and len(argv) == 2:
+        return [
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:", "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name", "LEN", "    Return the length of the slowlog.",
+            "RESET", "    Reset the slowlog.", "HELP", "    Print this help.",
+        ]
+    if sub in (b"get", b"len", b"reset", b"help"):
+        raise CommandError(f"ERR wrong number of arguments for 'slowlog|{sub.decode()}' command")
+    raise unknown_subcommand(argv[1], "SLOWLOG")
+
+
+@command("latency", -2, "admin loading stale", group="server", since="2.8.13")
+def latency_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Latency monitor (no events are sampled unless latency-monitor-threshold is set)."""
+    sub = argv[1].lower()
+    if sub == b"latest":
+        return []
+    if sub == b"history":
+        return []
+    if sub == b"reset":
+        return 0
+    if sub == b"doctor":
+        return b"Dave, no latency spike was observed during the lifetime of this instance, nice job."
+    if sub == b"histogram":
+        return {}
+    if sub == b"graph":
+        raise CommandError("ERR No samples available for event '%s'" % (argv[2].decode() if len(argv) > 2 else ""))
+    if sub == b"help":
+        return [
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR", "    Return a human readable latency analysis report.",
+            "GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>", "    Return time-latency samples for the <event> class.",
+            "LATEST", "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]", "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
+            "HELP", "    Print this help.",
+        ]
+    raise unknown_subcommand(argv[1], "LATENCY")
+
+
+@command("monitor", 1, "admin noscript loading stale", group="server")
+def monitor_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Stream every command the server receives."""
+    if c.multi is not None:
+        raise CommandError("ERR MONITOR inside MULTI is not allowed")
+    if not c.monitor:
+        c.monitor = True
+        c.server.monitors.append(c)
+    return "OK"
+
+
+@command("debug", -2, "admin noscript loading stale", group="server")
+def debug_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Debugging helpers: DIGEST, DIGEST-VALUE, SLEEP, JMAP-free subset."""
+    sub = argv[1].lower()
+    ks = c.server.keyspace
+    if sub == b"digest" and len(argv) == 2:
+        return dataset_digest(ks).encode()
+    if sub == b"digest-value":
+        out = []
+        for key in argv[2:]:
+            value = c.db.lookup(key)
+            out.append(value_digest(value).hex().encode() if value is not None else b"0" * 40)
+        return out
+    if sub == b"sleep" and len(argv) == 3:
+        seconds = parse_float(argv[2])
+        time.sleep(max(0.0, seconds))
+        return "OK"
+    if sub == b"set-active-expire" and len(argv) == 3:
+        return "OK"
+    if sub == b"help":
+        return [
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DIGEST", "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
+            "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP", "    Print this help.",
+        ]
+    raise CommandError(
+        f"ERR DEBUG subcommand '{argv[1].decode('utf-8', 'replace')}' is not supported by SentryKV. Try DEBUG HELP."
+    )
+
+
+@command("function", -2, "noscript", group="scripting", since="7.0.0")
+def function_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Functions are not implemented; FLUSH succeeds (there is nothing to flush)."""
+    sub = argv[1].lower()
+    if sub == b"flush":
+        if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"async", b"sync")):
+            raise syntax_error()
+        return "OK"
+    if sub == b"list":
+        return []
+    if sub == b"stats":
+        return {b"running_script": None, b"engines": {}}
+    raise CommandError("ERR SentryKV does not support scripting (FUNCTION " + sub.decode("utf-8", "replace").upper() + ")")
+
+
+@command("script", -2, "noscript", group="scripting", since="2.6.0")
+def script_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Scripting is not implemented; FLUSH succeeds and EXISTS says no."""
+    sub = argv[1].lower()
+    if sub == b"flush":
+        if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"async", b"sync")):
+            raise syntax_error()
+        return "OK"
+    if sub == b"exists":
+        return [0] * (len(argv) - 2)
+    raise CommandError("ERR SentryKV does not support scripting (SCRIPT " + sub.decode("utf-8", "replace").upper() + ")")

@@ -1,0 +1,396 @@
+"""One Config object: every directive, its type, default, and how it may change.
+
+Sources are applied in redis-server's order: defaults < config file <
+command-line ``--directive value`` pairs; ``CONFIG SET`` changes values at run
+time (all-or-nothing across several pairs, like Redis 7).  Parameters Redis
+7.0 knows but SentryKV has no use for are accepted and reported from
+:mod:`sentrykv_server.redis_params`, so tools that tune them keep working.
+
+Directives that name files (``dir``, ``logfile``, ...) are *protected*: CONFIG
+SET refuses them unless ``enable-protected-configs yes`` — the classic attack
+of pointing ``dir`` somewhere and saving a crafted file there.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sentrykv_server.redis_params import REDIS7_DEFAULTS
+
+_UNITS = {
+    "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3,
+}
+
+
+class ConfigError(ValueError):
+    """A directive or value that cannot be accepted; ``str()`` is Redis's reason text."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name = name
+        self.reason = reason
+
+
+def parse_memory(text: str) -> int:
+    """Redis's memtoull: a number with an optional k/kb/m/mb/g/gb suffix."""
+    low = text.strip().lower()
+    for suffix in ("kb", "mb", "gb", "k", "m", "g"):
+        if low.endswith(suffix):
+            number = low[: -len(suffix)]
+            if not number.lstrip("-").isdigit():
+                raise ValueError(text)
+            return int(number) * _UNITS[suffix]
+    if not low.lstrip("-").isdigit():
+        raise ValueError(text)
+    return int(low)
+
+
+@dataclass(frozen=True)
+class Directive:
+    """How one directive is parsed, validated and shown."""
+
+    name: str
+    kind: str  # int | bool | enum | string | path
+    default: str
+    mutable: bool = True
+    protected: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    memory: bool = False
+    sensitive: bool = False
+
+    def convert(self, raw: str) -> Any:
+        if self.kind == "bool":
+            low = raw.lower()
+            if low not in ("yes", "no"):
+                raise ConfigError(self.name, "argument must be 'yes' or 'no'")
+            return low == "yes"
+        if self.kind == "int":
+            try:
+                value = parse_memory(raw) if self.memory else int(raw, 10)
+            except ValueError:
+                raise ConfigError(self.name, "argument couldn't be parsed into an integer") from None
+            if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum
+            ):
+                raise ConfigError(
+                    self.name,
+                    f"argument must be between {self.minimum} and {self.maximum} inclusive",
+                )
+            return value
+        if self.kind == "enum":
+            low = raw.lower()
+            if low not in self.choices:
+                raise ConfigError(
+                    self.name,
+                    "argument(s) must be one of the following: " + ", ".join(self.choices),
+                )
+            return low
+        return raw
+
+    def default_value(self) -> Any:
+        return self.convert(self.default)
+
+    def show(self, value: Any) -> str:
+        if self.kind == "bool":
+            return "yes" if value else "no"
+        return str(value)
+
+
+_BIG = (1 << 63) - 1
+
+DIRECTIVES: dict[str, Directive] = {
+    d.name: d
+    for d in [
+        Directive("bind", "string", "127.0.0.1", mutable=False),
+        Directive("port", "int", "6379", mutable=False, minimum=0, maximum=65535),
+        Directive("dir", "path", "./data", protected=True),
+        Directive("requirepass", "string", "", sensitive=True),
+        Directive("maxclients", "int", "10000", minimum=1, maximum=_BIG),
+        Directive("timeout", "int", "0", minimum=0, maximum=_BIG),
+        Directive("databases", "int", "16", mutable=False, minimum=1, maximum=1 << 31),
+        Directive("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
+        Directive("logfile", "path", "", mutable=False, protected=True),
+        Directive("proto-max-bulk-len", "int", "536870912", minimum=1024 * 1024, maximum=_BIG, memory=True),
+        Directive("client-query-buffer-limit", "int", "1073741824", minimum=1024 * 1024, maximum=_BIG, memory=True),
+        Directive("appendonly", "bool", "yes"),
+        Directive("appendfsync", "enum", "everysec", choices=("everysec", "always", "no")),
+        Directive("appendfilename", "string", "appendonly.aof", mutable=False),
+        Directive("appenddirname", "string", "appendonlydir", mutable=False),
+        Directive("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
+        Directive("enable-debug-command", "enum", "yes", mutable=False, choices=("no", "yes", "local")),
+        Directive("hz", "int", "10", minimum=1, maximum=500),
+        Directive("slowlog-log-slower-than", "int", "10000", minimum=-1, maximum=_BIG),
+        Directive("slowlog-max-len", "int", "128", minimum=0, maximum=_BIG),
+        Directive("latency-monitor-threshold", "int", "0", minimum=0, maximum=_BIG),
+        Directive("client-output-buffer-limit", "string",
+                  "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+        Directive("pidfile", "path", "", mutable=False, protected=True),
+        Directive("dbfilename", "path", "dump.rdb", protected=True),
+        Directive("save", "string", ""),
+        Directive("daemonize", "bool", "no", mutable=False),
+        Directive("protected-mode", "bool", "no"),
+        Directive("tcp-keepalive", "int", "300", minimum=0, maximum=_BIG),
+        Directive("tcp-backlog", "int", "511", mutable=False, minimum=0, maximum=_BIG),
+        # SentryKV's own persistence directives.
+        Directive("wal-segment-size", "int", "64mb", minimum=4096, maximum=_BIG, memory=True),
+        Directive("wal-max-pending", "int", "256mb", minimum=1024 * 1024, maximum=_BIG, memory=True),
+        Directive("checkpoint-interval-ms", "int", "0", minimum=0, maximum=_BIG),
+        Directive("auto-aof-rewrite-percentage", "int", "100", minimum=0, maximum=_BIG),
+        Directive("auto-aof-rewrite-min-size", "int", "64mb", minimum=0, maximum=_BIG, memory=True),
+        Directive("shutdown-checkpoint", "bool", "no"),
+        Directive("tls-port", "int", "0", mutable=False, minimum=0, maximum=65535),
+        Directive("tls-cert-file", "path", "", mutable=False, protected=True),
+        Directive("tls-key-file", "path", "", mutable=False, protected=True),
+        Directive("tls-ca-cert-file", "path", "", mutable=False, protected=True),
+        Directive("tls-auth-clients", "enum", "yes", mutable=False, choices=("yes", "no", "optional")),
+        Directive("metrics-port", "int", "0", mutable=False, minimum=0, maximum=65535),
+    ]
+}
+
+# Redis's old names that still work, e.g. the ziplist spellings of listpack limits.
+ALIASES = {
+    "hash-max-ziplist-entries": "hash-max-listpack-entries",
+    "hash-max-ziplist-value": "hash-max-listpack-value",
+    "zset-max-ziplist-entries": "zset-max-listpack-entries",
+    "zset-max-ziplist-value": "zset-max-listpack-value",
+    "slaveof": "replicaof",
+    "slave-read-only": "replica-read-only",
+    "slave-serve-stale-data": "replica-serve-stale-data",
+    "slave-priority": "replica-priority",
+    "autockpt": "checkpoint-interval-ms",
+}
+
+
+def _generic_directive(name: str, default: str) -> Directive:
+    """A Redis parameter SentryKV only stores: its type is inferred from its default."""
+    if default in ("yes", "no"):
+        return Directive(name, "bool", default)
+    try:
+        int(default)
+        return Directive(name, "int", default, memory=True)
+    except ValueError:
+        return Directive(name, "string", default)
+
+
+for _name, _default in REDIS7_DEFAULTS.items():
+    if _name not in DIRECTIVES and _name not in ALIASES:
+        DIRECTIVES[_name] = _generic_directive(_name, _default)
+
+
+class Config:
+    """The live configuration.  Attribute access uses underscores: ``config.appendfsync``."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self.config_file: str | None = None
+        self.listeners: dict[str, list[Callable[[Any], None]]] = {}
+        for d in DIRECTIVES.values():
+            self._values[d.name] = d.default_value()
+
+    # -- access --------------------------------------------------------------------------
+    def __getattr__(self, attr: str) -> Any:
+        try:
+            return self.__dict__["_values"][attr.replace("_", "-")]
+        except KeyError:
+            raise AttributeError(attr) from None
+
+    def get(self, name: str) -> Any:
+        return self._values[self.canonical(name)]
+
+    @staticmethod
+    def canonical(name: str) -> str:
+        low = name.lower()
+        return ALIASES.get(low, low)
+
+    def show(self, name: str) -> str:
+        name = self.canonical(name)
+        d = DIRECTIVES[name]
+        value = self._values[name]
+        if name == "dir":
+            return os.path.abspath(value)
+        return d.show(value)
+
+    def matching(self, pattern: str) -> list[tuple[str, str]]:
+        """CONFIG GET: (name, shown value) for every directive or alias matching the glob."""
+        pat = pattern.lower()
+        out = []
+        if not any(ch in pat for ch in "*?["):
+            name = ALIASES.get(pat, pat)
+            if name in DIRECTIVES:
+                return [(pat, self.show(name))]
+            return []
+        for name in DIRECTIVES:
+            if fnmatch.fnmatchcase(name, pat):
+                out.append((name, self.show(name)))
+        for alias, target in ALIASES.items():
+            if fnmatch.fnmatchcase(alias, pat) and target in DIRECTIVES:
+                out.append((alias, self.show(target)))
+        return out
+
+    # -- changes -------------------------------------------------------------------------
+    def load(self, pairs: Iterable[tuple[str, str]], *, startup: bool = True) -> None:
+        """Apply directives from a file or the command line (no mutability checks)."""
+        for name, raw in pairs:
+            canon = self.canonical(name)
+            d = DIRECTIVES.get(canon)
+            if d is None:
+                raise ConfigError(name, f"Bad directive or wrong number of arguments: '{name}'")
+            self._values[canon] = d.convert(raw)
+
+    def set_many(self, pairs: list[tuple[str, str]]) -> None:
+        """CONFIG SET: validate every pair first, then apply all (all-or-nothing)."""
+        seen: set[str] = set()
+        staged: list[tuple[str, Any]] = []
+        for name, raw in pairs:
+            canon = self.canonical(name)
+            d = DIRECTIVES.get(canon)
+            if d is None:
+                raise ConfigError(name, "unknown")
+            if canon in seen:
+                raise ConfigError(name, "duplicate parameter")
+            seen.add(canon)
+            if not d.mutable:
+                raise ConfigError(name, "can't set immutable config")
+            if d.protected and self._values["enable-protected-configs"] != "yes":
+                raise ConfigError(name, "can't set protected config")
+            staged.append((canon, d.convert(raw)))
+        old = {name: self._values[name] for name, _ in staged}
+        try:
+            for name, value in staged:
+                self._values[name] = value
+                for hook in self.listeners.get(name, ()):
+                    hook(value)
+        except ConfigError:
+            for name, value in old.items():
+                self._values[name] = value
+                for hook in self.listeners.get(name, ()):
+                    hook(value)
+            raise
+
+    def on_change(self, name: str, hook: Callable[[Any], None]) -> None:
+        """Run ``hook(new_value)`` when CONFIG SET changes ``name``; it may raise ConfigError."""
+        self.listeners.setdefault(name, []).append(hook)
+
+    # -- files ---------------------------------------------------------------------------
+    def rewrite(self) -> None:
+        """CONFIG REWRITE: rewrite the file, keeping comments and unknown lines in place."""
+        if not self.config_file:
+            raise ConfigError("", "The server is running without a config file")
+        try:
+            with open(self.config_file, encoding="utf-8") as fh:
+                lines = fh.read().splitlines()
+        except OSError as exc:
+            raise ConfigError("", f"Rewriting config file: {exc.strerror}") from None
+        written: set[str] = set()
+        out: list[str] = []
+        for line in lines:
+            words = _split_line(line)
+            if not words:
+                out.append(line)
+                continue
+            canon = self.canonical(words[0])
+            if canon in DIRECTIVES:
+                if canon in written:
+                    continue
+                written.add(canon)
+                out.append(f"{canon} {_quote(self.show(canon))}")
+            else:
+                out.append(line)
+        for name, d in DIRECTIVES.items():
+            if name in written:
+                continue
+            if self._values[name] != d.default_value():
+                out.append(f"{name} {_quote(self.show(name))}")
+        tmp = self.config_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(out) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.config_file)
+
+
+def _quote(value: str) -> str:
+    if value == "" or any(ch.isspace() or ch in "\"'#" for ch in value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+def _split_line(line: str) -> list[str]:
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return []
+    lexer = shlex.shlex(stripped, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    return list(lexer)
+
+
+def parse_config_text(text: str, origin: str = "config") -> list[tuple[str, str]]:
+    """redis.conf syntax: ``directive value...`` per line, ``#`` comments, quoted values.
+
+    Directives with several words (``save 900 1``, ``client-output-buffer-limit ...``)
+    keep the rest of the line joined by spaces, as Redis stores them.
+    """
+    pairs: list[tuple[str, str]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        try:
+            words = _split_line(line)
+        except ValueError as exc:
+            raise ConfigError("", f"{origin}:{lineno}: unbalanced quotes ({exc})") from None
+        if not words:
+            continue
+        if len(words) < 2:
+            if words[0].lower() in ("save", "requirepass", "logfile"):
+                words.append("")
+            else:
+                raise ConfigError(words[0], f"{origin}:{lineno}: wrong number of arguments for '{words[0]}'")
+        pairs.append((words[0], " ".join(words[1:])))
+    return pairs
+
+
+def parse_argv(argv: list[str]) -> tuple[str | None, list[tuple[str, str]]]:
+    """``[config-file] [--directive value ...]`` as redis-server takes them."""
+    config_file = None
+    args = list(argv)
+    if args and not args[0].startswith("--"):
+        config_file = args.pop(0)
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if not word.startswith("--") or len(word) == 2:
+            raise ConfigError(word, f"Unexpected argument '{word}'")
+        name = word[2:]
+        values: list[str] = []
+        i += 1
+        while i < len(args) and not args[i].startswith("--"):
+            values.append(args[i])
+            i += 1
+        if not values and name.lower() not in ("save", "requirepass"):
+            raise ConfigError(name, f"Missing value for --{name}")
+        pairs.append((name, " ".join(values)))
+    return config_file, pairs
+
+
+def build_config(argv: list[str]) -> Config:
+    """Defaults < file < command line."""
+    config = Config()
+    config_file, cli_pairs = parse_argv(argv)
+    if config_file is not None:
+        path = os.path.abspath(config_file)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise ConfigError("", f"Fatal error, can't open config file '{config_file}': {exc.strerror}") from None
+        config.load(parse_config_text(text, config_file))
+        config.config_file = path
+    config.load(cli_pairs)
+    return config

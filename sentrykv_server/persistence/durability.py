@@ -1,0 +1,291 @@
+"""The server's side of durability: recovery at start, the per-pass log write, group commit.
+
+This module ties the file-level pieces (records, WAL writer/reader, group
+commit task, snapshots) to the server:
+
+* :meth:`Durability.recover` loads the newest snapshot, replays the WAL after
+  it through the ordinary command handlers (the log holds deterministic
+  commands) and opens the writer for new frames.
+* :meth:`append` frames one command's ops (hot path, no syscall).
+* :meth:`write_pass` is called once per loop pass, before any reply leaves:
+  one write() for everything buffered.  A failing write turns the server
+  read-only (``-MISCONF``) until a retry succeeds.
+* :meth:`after_pass` kicks the group-commit task when there is unsynced data.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from sentrykv_server.persistence.records import decode_ops, encode_ops
+
+if TYPE_CHECKING:
+    from sentrykv_server.persistence.group_commit import GroupCommitter
+    from sentrykv_server.persistence.wal_writer import WalWriter
+    from sentrykv_server.server import Server
+
+log = logging.getLogger("sentrykv.persistence")
+
+
+class RecoveryFailed(Exception):
+    """The data directory cannot be loaded safely; the message names file and offset."""
+
+
+class ReplayClient:
+    """A stand-in connection used to re-execute logged commands during recovery."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.db = server.keyspace.dbs[0]
+        self.resp3 = False
+        self.multi = None
+        self.channels: set[bytes] = set()
+        self.patterns: set[bytes] = set()
+        self.name = b""
+        self.id = 0
+        self.watched: list[Any] = []
+
+    def select(self, index: int) -> None:
+        self.db = self.server.keyspace.dbs[index]
+
+
+def apply_payload(server: Server, client: ReplayClient, payload: bytes) -> None:
+    """Re-execute every op of one frame; a failing op means the log cannot be trusted."""
+    from sentrykv_server.commands.errors import CommandError
+    from sentrykv_server.commands.registry import lookup
+
+    dbs = server.keyspace.dbs
+    for db_index, argv in decode_ops(payload):
+        cmd = lookup(argv[0])
+        if cmd is None:
+            raise RecoveryFailed(f"unknown command {argv[0]!r} in the log")
+        client.db = dbs[db_index]
+        try:
+            cmd.handler(client, argv)  # type: ignore[arg-type]
+        except CommandError as exc:
+            raise RecoveryFailed(f"replaying {argv[0]!r} failed: {exc.message}") from None
+    server.ops.clear()
+
+
+class Durability:
+    """WAL writer + group commit, as the server uses them."""
+
+    def __init__(self, server: Server, writer: WalWriter) -> None:
+        from sentrykv_server.persistence.group_commit import GroupCommitter
+
+        self.server = server
+        self.writer = writer
+        self.committer: GroupCommitter = GroupCommitter(
+            writer, server.config.appendfsync, self._on_durable, self._on_sync_error
+        )
+        self.write_failed: OSError | None = None
+        self.sync_failed: BaseException | None = None
+        self.last_write_error_log = 0.0
+        self.write_errors = 0
+        self.pending_bytes = 0
+        self.detached = False
+
+    # -- hot path --------------------------------------------------------------------------
+    def append(self, ops: list[tuple[int, list[bytes]]]) -> int:
+        return self.writer.append(encode_ops(ops))
+
+    @property
+    def durable_lsn(self) -> int:
+        return self.writer.durable_lsn
+
+    @property
+    def written_lsn(self) -> int:
+        return self.writer.written_lsn
+
+    def write_pass(self) -> None:
+        writer = self.writer
+        if writer.last_lsn == writer.written_lsn:
+            return
+        try:
+            writer.write_buffered()
+        except OSError as exc:
+            self._write_failed(exc)
+            return
+        if self.write_failed is not None:
+            log.warning("write-ahead log writes succeed again; accepting writes")
+            self.write_failed = None
+            self._update_gate()
+
+    def _write_failed(self, exc: OSError) -> None:
+        self.write_errors += 1
+        first = self.write_failed is None
+        self.write_failed = exc
+        now = time.monotonic()
+        if first or now - self.last_write_error_log > 10:
+            self.last_write_error_log = now
+            log.error("Error writing to the write-ahead log: %s", exc.strerror or exc)
+        self._update_gate()
+        # Retry soon: a disk that filled up may get space back.
+        loop = self.server.loop
+        if loop is not None:
+            loop.call_later(0.1, self.server.schedule_pass)
+
+    def after_pass(self) -> None:
+        writer = self.writer
+        if writer.written_lsn > writer.durable_lsn:
+            self.committer.kick()
+
+    # -- group commit callbacks ------------------------------------------------------------
+    def _on_durable(self, lsn: int) -> None:
+        if self.server.fsync_always and self.server.holding:
+            self.server.release_held()
+
+    def _on_sync_error(self, exc: BaseException | None) -> None:
+        if exc is None:
+            if self.sync_failed is not None:
+                log.warning("fsync succeeds again; accepting writes")
+            self.sync_failed = None
+        else:
+            if self.sync_failed is None:
+                log.error("fsync of the write-ahead log failed: %s", exc)
+            self.sync_failed = exc
+        self._update_gate()
+
+    def _update_gate(self) -> None:
+        """Refuse writes while the log cannot be written (or, under always, synced)."""
+        server = self.server
+        if self.write_failed is not None:
+            reason = os.strerror(self.write_failed.errno) if self.write_failed.errno else str(self.write_failed)
+            server.write_error = f"MISCONF Errors writing to the AOF file: {reason}"
+        elif self.sync_failed is not None and server.config.appendfsync == "always":
+            reason = getattr(self.sync_failed, "strerror", None) or str(self.sync_failed)
+            server.write_error = f"MISCONF Errors writing to the AOF file: {reason}"
+        else:
+            server.write_error = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self.committer.start()
+
+    def set_policy(self, policy: str) -> None:
+        self.committer.set_policy(policy)
+        self._update_gate()
+
+    def detach(self) -> None:
+        """appendonly no at run time: stop logging; close the writer in the background."""
+        self.detached = True
+        self.server.write_error = None
+        loop = self.server.loop
+        if loop is not None:
+            loop.create_task(self.close())
+
+    async def close(self) -> None:
+        self.write_pass()
+        await self.committer.stop()
+        try:
+            self.writer.close()
+        except OSError as exc:
+            log.error("closing the write-ahead log: %s", exc)
+
+    def reset_stats(self) -> None:
+        self.committer.reset_stats()
+
+    def info_fields(self) -> list[tuple[str, Any]]:
+        writer = self.writer
+        stats = self.committer.stats_fields()
+        fields: list[tuple[str, Any]] = [
+            ("aof_last_write_status", "err" if self.write_failed or self.sync_failed else "ok"),
+            ("aof_last_fsync_status", "err" if self.sync_failed else "ok"),
+            ("aof_delayed_fsync", stats.pop("delayed_fsync", 0)),
+            ("aof_write_errors", self.write_errors),
+            ("appendfsync", self.server.config.appendfsync),
+            ("wal_last_lsn", writer.last_lsn),
+            ("wal_written_lsn", writer.written_lsn),
+            ("wal_durable_lsn", writer.durable_lsn),
+            ("wal_segments", len(writer.segment_paths())),
+            ("wal_pending_bytes", writer.pending_bytes() if hasattr(writer, "pending_bytes") else 0),
+        ]
+        fields += list(stats.items())
+        return fields
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def recover(cls, server: Server, directory: str, enabled: bool) -> Durability | None:
+        """Load snapshot + WAL from ``directory``; return the live log (None if appendonly no)."""
+        from sentrykv_server.persistence import wal_reader
+        from sentrykv_server.persistence.wal_writer import WalWriter
+
+        started = time.monotonic()
+        keyspace = server.keyspace
+        info = server.recovery_info
+        after_lsn = 0
+        keyspace.loading = True
+        try:
+            after_lsn = _load_snapshot(server, directory, info)
+            client = ReplayClient(server)
+            frames = 0
+
+            def apply(lsn: int, payload: bytes) -> None:
+                nonlocal frames
+                apply_payload(server, client, payload)
+                frames += 1
+
+            def progress(done: int, total_bytes: int) -> None:
+                log.info("Replaying write-ahead log: %d frames so far", done)
+
+            try:
+                report = wal_reader.recover(directory, apply, after_lsn=after_lsn, progress=progress)
+            except wal_reader.WalCorruptionError as exc:
+                raise RecoveryFailed(str(exc)) from None
+        finally:
+            keyspace.loading = False
+        info["wal_frames"] = frames
+        info["truncated_file"] = getattr(report, "truncated_file", None) or ""
+        info["truncated_offset"] = getattr(report, "truncated_offset", -1) if report.truncated_file else -1
+        info["truncated_bytes"] = getattr(report, "truncated_bytes", 0) or 0
+        if info["truncated_bytes"]:
+            log.warning(
+                "Write-ahead log had a torn tail: cut %d bytes from %s at offset %d",
+                info["truncated_bytes"], info["truncated_file"], info["truncated_offset"],
+            )
+        last_lsn = max(report.last_lsn or 0, after_lsn)
+        info["seconds"] = time.monotonic() - started
+        server.last_lsn = last_lsn
+        if not enabled:
+            return None
+        writer = WalWriter(directory, next_lsn=last_lsn + 1, segment_max_bytes=server.config.wal_segment_size)
+        writer.durable_lsn = last_lsn
+        return cls(server, writer)
+
+    @classmethod
+    def start_fresh(cls, server: Server) -> Durability:
+        """appendonly yes at run time: checkpoint the current state, then log from there."""
+        from sentrykv_server.persistence.wal_writer import WalWriter
+
+        directory = os.path.abspath(server.config.dir)
+        writer = WalWriter(directory, next_lsn=server.last_lsn + 1, segment_max_bytes=server.config.wal_segment_size)
+        writer.durable_lsn = server.last_lsn
+        durability = cls(server, writer)
+        durability.start()
+        if server.checkpointer is not None:
+            server.checkpointer.request(reason="appendonly enabled")
+        return durability
+
+
+def _load_snapshot(server: Server, directory: str, info: dict[str, Any]) -> int:
+    """Load the newest valid snapshot if the checkpoint module exists; return its LSN."""
+    try:
+        from sentrykv_server.persistence import snapshot
+    except ImportError:
+        return 0
+    try:
+        loaded = snapshot.load_latest(directory, server.keyspace)
+    except snapshot.SnapshotError as exc:
+        raise RecoveryFailed(str(exc)) from None
+    if loaded is None:
+        return 0
+    info["snapshot_entries"] = loaded.entries
+    info["snapshot_file"] = loaded.path
+    return int(loaded.lsn)
+
+
+__all__ = ["Durability", "RecoveryFailed", "errno"]

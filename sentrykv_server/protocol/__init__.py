@@ -1,0 +1,1 @@
+"""Wire protocol: request parsing (RESP multibulk via hiredis, inline) and reply encoding."""

@@ -1,0 +1,424 @@
+"""One client connection (Redis's networking.c): read -> parse -> dispatch -> reply.
+
+The hot path is :meth:`Client.data_received`: bytes go into a hiredis reader,
+every complete request is executed at once by a plain function call, and the
+encoded replies accumulate in ``self.out``.  Nothing is written to the socket
+here: the server flushes every client once per event-loop pass (see
+``Server.flush_pass``), after the write-ahead log for the same pass has been
+handed to the OS, so a reply never leaves before the write it acknowledges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import hiredis
+
+from sentrykv_server.commands.errors import NOAUTH, CommandError
+from sentrykv_server.commands.registry import LOOKUP, Command, lookup
+from sentrykv_server.protocol.framing import check_partial
+from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
+from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
+
+if TYPE_CHECKING:
+    from sentrykv_server.server import Server
+
+log = logging.getLogger("sentrykv.client")
+
+_client_ids = itertools.count(1)
+_perf_ns = time.perf_counter_ns
+_INLINE_MAX = 64 * 1024
+
+# Commands a client may send while inside MULTI without being queued.
+_MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+# Commands allowed in RESP2 subscribed mode.
+_SUBSCRIBED_OK = frozenset(
+    {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset",
+     "ssubscribe", "sunsubscribe"}
+)
+
+
+def _protocol_error_text(exc: Exception) -> str:
+    """Redis's wording for what hiredis reports."""
+    text = str(exc)
+    if "multi-bulk" in text:
+        return "Protocol error: invalid multibulk length"
+    if "bulk" in text:
+        return "Protocol error: invalid bulk length"
+    if "reply type byte" in text:
+        got = text.split('"')[1] if '"' in text else "?"
+        return f"Protocol error: expected '$', got '{got}'"
+    return "Protocol error: " + text
+
+
+class Client(asyncio.Protocol):
+    """Per-connection state plus the asyncio protocol callbacks."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.id = next(_client_ids)
+        self.reader = hiredis.Reader()
+        self.transport: asyncio.Transport | None = None
+        self.db = server.keyspace.dbs[0]
+        self.resp3 = False
+        self.out = bytearray()
+        self.queued = False  # on the server's flush list for this loop pass
+        self.closing = False
+        self.close_after_reply = False
+        self.authenticated = not server.config.requirepass
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.addr = "?"
+        self.laddr = "?"
+        self.created = time.time()
+        self.last_seen = server.unixtime
+        self.last_cmd = "NULL"
+        self.partial: list[bytes] = []
+        self.partial_size = 0
+        self.next_scan = 0
+        self.inline_buf = b""
+        # Durability: the LSN the pending replies depend on, and replies waiting for fsync.
+        self.wait_lsn = 0
+        self.held: deque[tuple[int, bytes]] = deque()
+        self.held_bytes = 0
+        self.read_paused = False
+        self.write_paused = False
+        # MULTI/EXEC and WATCH.
+        self.multi: list[tuple[Command, list[bytes]]] | None = None
+        self.multi_error = False
+        self.watch_dirty = False
+        self.watched: list[tuple[int, bytes]] = []
+        # Pub/Sub.
+        self.channels: set[bytes] = set()
+        self.patterns: set[bytes] = set()
+        # Blocking commands: set while waiting for a key; requests stay unparsed meanwhile.
+        self.blocked: Any = None
+        self.reply_mode = "on"  # CLIENT REPLY on|off|skip
+        self.skip_next = False
+        self.no_evict = False
+        self.monitor = False
+        self.in_exec = False
+
+    # -- asyncio callbacks ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        self.addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "?")
+        self.laddr = f"{sock[0]}:{sock[1]}" if isinstance(sock, tuple) else str(sock or "?")
+        server = self.server
+        if len(server.clients) >= server.config.maxclients:
+            transport.write(b"-ERR max number of clients reached\r\n")
+            server.stats.rejected_connections += 1
+            self.closing = True
+            transport.close()
+            return
+        transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+        server.client_connected(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.client_disconnected(self)
+
+    def pause_writing(self) -> None:
+        # The peer is not reading: stop reading its requests so its replies stop growing.
+        self.write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        want_pause = self.write_paused or self.held_bytes > self.server.max_held_bytes
+        if want_pause != self.read_paused and self.transport is not None and not self.closing:
+            self.read_paused = want_pause
+            if want_pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+    # -- input ---------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_seen = self.server.unixtime
+        reader = self.reader
+        if self.inline_buf or (not reader.has_data() and data[0] != 42):
+            data = self._inline(self.inline_buf + data)
+            if not data or self.closing:
+                self.server.schedule_flush(self)
+                return
+        reader.feed(data)
+        if self.blocked is not None:
+            self._track_partial(data, False)
+            return
+        self.process_input(data)
+
+    def process_input(self, data: bytes | None = None) -> None:
+        """Execute every complete request in the reader (stops while blocked)."""
+        reader = self.reader
+        execute = self.execute
+        completed = False
+        while self.blocked is None and not self.closing:
+            try:
+                request = reader.gets()
+            except hiredis.ProtocolError as exc:
+                self.protocol_error(_protocol_error_text(exc))
+                break
+            if request is False:
+                break
+            completed = True
+            if type(request) is list and request:
+                if type(request[0]) is not bytes:
+                    self._bad_request(request)
+                    break
+                execute(request)
+            elif request is None or request == []:
+                continue
+            else:
+                self.protocol_error("Protocol error: expected '*', got something else")
+                break
+        if data is not None and not self.closing:
+            self._track_partial(data, completed)
+        self.server.schedule_flush(self)
+
+    def _bad_request(self, request: list[Any]) -> None:
+        bad = next((x for x in request if type(x) is not bytes), None)
+        kind = {int: ":", list: "*"}.get(type(bad), "?")
+        self.protocol_error(f"Protocol error: expected '$', got '{kind}'")
+
+    def _track_partial(self, data: bytes, completed: bool) -> None:
+        """Bound what an incomplete request may make us buffer (see framing.check_partial)."""
+        if not self.reader.has_data():
+            if self.partial:
+                self.partial = []
+                self.partial_size = 0
+            return
+        if completed:
+            self.partial = [data]
+            self.partial_size = len(data)
+            self.next_scan = 0
+            return
+        self.partial.append(data)
+        self.partial_size += len(data)
+        config = self.server.config
+        if self.partial_size > config.client_query_buffer_limit:
+            log.warning("closing client %s that reached max query buffer length", self.addr)
+            self.close()
+            return
+        if self.partial_size <= 65536 or self.partial_size >= self.next_scan:
+            self.next_scan = max(2 * self.partial_size, 131072)
+            joined = b"".join(self.partial)
+            self.partial = [joined]
+            error = check_partial(joined, config.proto_max_bulk_len)
+            if error:
+                self.protocol_error(error)
+
+    def _inline(self, buf: bytes) -> bytes:
+        """Run inline lines at the head of ``buf``; return what remains for the RESP reader."""
+        while buf and not self.closing:
+            if buf[0] == 42:
+                self.inline_buf = b""
+                return buf
+            nl = buf.find(b"\n")
+            if nl < 0:
+                if len(buf) > _INLINE_MAX:
+                    self.protocol_error("Protocol error: too big inline request")
+                    return b""
+                self.inline_buf = buf
+                return b""
+            line, buf = buf[:nl], buf[nl + 1:]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            try:
+                argv = split_args(line)
+            except UnbalancedQuotes:
+                self.protocol_error("Protocol error: unbalanced quotes in request")
+                return b""
+            if argv:
+                self.execute(argv)
+            if self.blocked is not None:
+                # Keep the rest for when the client is unblocked.
+                self.inline_buf = buf
+                return b""
+        self.inline_buf = b""
+        return b""
+
+    def protocol_error(self, message: str) -> None:
+        """Reply with the error, then close once it has been flushed (as Redis does)."""
+        self.out += encode_error("ERR " + message)
+        self.server.stats.protocol_errors += 1
+        log.debug("protocol error from %s: %s", self.addr, message)
+        self.close_after_reply = True
+        self.closing = True
+        self.server.schedule_flush(self)
+
+    # -- dispatch ------------------------------------------------------------------------
+    def execute(self, argv: list[bytes]) -> None:
+        """Look up, check and run one command, appending its reply to ``self.out``."""
+        server = self.server
+        cmd = LOOKUP.get(argv[0])
+        if cmd is None:
+            cmd = lookup(argv[0])
+            if cmd is None:
+                self.reject(argv, self._unknown_command(argv))
+                return
+        n = len(argv)
+        arity = cmd.arity
+        if (arity > 0 and n != arity) or n < -arity:
+            self.reject(argv, f"ERR wrong number of arguments for '{cmd.name}' command")
+            return
+        if not self.authenticated and not cmd.no_auth:
+            self.reject(argv, NOAUTH)
+            return
+        if self.multi is not None and cmd.name not in _MULTI_IMMEDIATE:
+            self.multi.append((cmd, argv))
+            if self.reply_mode == "on":
+                self.out += QUEUED_BYTES
+            return
+        if (self.channels or self.patterns) and not self.resp3 and cmd.name not in _SUBSCRIBED_OK:
+            self.reject(
+                argv,
+                f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                "PING / QUIT / RESET are allowed in this context",
+            )
+            return
+        if cmd.is_write and server.write_error is not None:
+            self.reject(argv, server.write_error)
+            return
+        result = self.call(cmd, argv)
+        if server.ops:
+            server.commit_ops(self)
+        if server.fsync_always:
+            self.wait_lsn = server.last_lsn
+        if result is NO_REPLY:
+            return
+        if self.reply_mode != "on":
+            if self.reply_mode == "skip":
+                self.reply_mode = "on"
+            return
+        if type(result) is CommandError:
+            self.out += encode_error(result.message)
+        else:
+            encode(self.out, result, self.resp3)
+
+    def call(self, cmd: Command, argv: list[bytes]) -> Any:
+        """Run a handler with stats, slowlog and MONITOR; errors come back as CommandError."""
+        server = self.server
+        start = _perf_ns()
+        try:
+            result = cmd.handler(self, argv)
+        except CommandError as exc:
+            cmd.failed_calls += 1
+            result = exc
+        except Exception as exc:  # a bug must not kill the connection or the server
+            log.exception("error executing %r", argv[:2])
+            cmd.failed_calls += 1
+            result = CommandError(f"ERR internal error executing '{cmd.name}': {type(exc).__name__}")
+        elapsed = (_perf_ns() - start) // 1000
+        cmd.calls += 1
+        cmd.usec += elapsed
+        server.stats.commands += 1
+        if elapsed >= server.slowlog_threshold_us >= 0:
+            server.slowlog.record(self, argv, elapsed)
+        if server.monitors:
+            server.feed_monitors(self, argv)
+        self.last_cmd = cmd.full_name
+        return result
+
+    def reject(self, argv: list[bytes], message: str) -> None:
+        """An error detected before running the command (flags a MULTI as EXECABORT)."""
+        if self.multi is not None:
+            self.multi_error = True
+        self.server.stats.rejected_calls += 1
+        if self.reply_mode == "on":
+            self.out += encode_error(message)
+        elif self.reply_mode == "skip":
+            self.reply_mode = "on"
+
+    @staticmethod
+    def _unknown_command(argv: list[bytes]) -> str:
+        def show(b: bytes) -> str:
+            return b[:128].decode("utf-8", "replace")
+
+        rest = "".join(f"'{show(a)}' " for a in argv[1:])
+        return f"ERR unknown command '{show(argv[0])}', with args beginning with: {rest}"
+
+    # -- output --------------------------------------------------------------------------
+    def push(self, data: bytes) -> None:
+        """Queue already-encoded bytes (pub/sub messages, unblocked replies) and flush soon."""
+        if self.closing:
+            return
+        self.out += data
+        self.server.schedule_flush(self)
+
+    def flush(self, durable_lsn: int, hold: bool) -> None:
+        """Hand pending replies to the socket, or hold them until their LSN is durable."""
+        self.queued = False
+        transport = self.transport
+        if transport is None:
+            return
+        if self.out:
+            data = bytes(self.out)
+            self.out.clear()
+            if hold and (self.held or self.wait_lsn > durable_lsn):
+                self.held.append((self.wait_lsn, data))
+                self.held_bytes += len(data)
+                self.server.holding.add(self)
+                if self.held_bytes > self.server.max_held_bytes:
+                    self._update_reading()
+            elif not transport.is_closing():
+                transport.write(data)
+                if self.server.output_limit_exceeded(self, transport.get_write_buffer_size()):
+                    self.close()
+                    return
+        if self.close_after_reply and not self.held:
+            self.close()
+
+    def release(self, durable_lsn: int) -> bool:
+        """Send held replies whose LSN is now durable; True when none are left."""
+        held = self.held
+        transport = self.transport
+        chunks = []
+        while held and held[0][0] <= durable_lsn:
+            lsn, data = held.popleft()
+            self.held_bytes -= len(data)
+            chunks.append(data)
+        if chunks and transport is not None and not transport.is_closing():
+            transport.write(b"".join(chunks))
+        if self.read_paused:
+            self._update_reading()
+        if not held and self.close_after_reply:
+            self.close()
+        return not held
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    # -- helpers for commands ------------------------------------------------------------
+    def select(self, index: int) -> None:
+        self.db = self.server.keyspace.dbs[index]
+
+    @property
+    def flags_text(self) -> str:
+        flags = ""
+        if self.multi is not None:
+            flags += "x"
+        if self.blocked is not None:
+            flags += "b"
+        if self.channels or self.patterns:
+            flags += "P"
+        if self.monitor:
+            flags += "O"
+        if self.close_after_reply:
+            flags += "c"
+        return flags or "N"

@@ -1,0 +1,58 @@
+"""Checks on a partially received RESP request, before it is complete.
+
+hiredis only hands over complete requests, so a client announcing a 100 GB
+bulk string would otherwise make us buffer it.  When a request stays
+incomplete, :func:`check_partial` walks its headers (skipping payloads by
+length, so the cost is per header, not per byte) and reports what Redis would
+reject at the header: bad or huge multibulk counts, bulk lengths over
+``proto-max-bulk-len``, a missing ``$``, or an over-long header line.
+"""
+
+from __future__ import annotations
+
+MAX_MULTIBULK = 1024 * 1024
+MAX_HEADER_LINE = 64 * 1024
+
+
+def _read_line(buf: bytes, pos: int) -> tuple[bytes | None, int]:
+    end = buf.find(b"\r\n", pos, pos + MAX_HEADER_LINE + 2)
+    if end < 0:
+        return None, pos
+    return buf[pos:end], end + 2
+
+
+def check_partial(buf: bytes, max_bulk: int) -> str | None:
+    """Return Redis's protocol-error text for the first bad header in ``buf``, else None.
+
+    ``buf`` starts at a request boundary; complete requests are skipped.
+    """
+    pos, n = 0, len(buf)
+    while pos < n:
+        if buf[pos] != 42:  # an inline request: its own limits apply elsewhere
+            return None
+        line, nxt = _read_line(buf, pos + 1)
+        if line is None:
+            return "Protocol error: too big mbulk count string" if n - pos > MAX_HEADER_LINE else None
+        try:
+            count = int(line)
+        except ValueError:
+            return "Protocol error: invalid multibulk length"
+        if count > MAX_MULTIBULK:
+            return "Protocol error: invalid multibulk length"
+        pos = nxt
+        for _ in range(max(count, 0)):
+            if pos >= n:
+                return None
+            if buf[pos] != 36:
+                return "Protocol error: expected '$', got '%s'" % chr(buf[pos])
+            line, nxt = _read_line(buf, pos + 1)
+            if line is None:
+                return "Protocol error: too big bulk count string" if n - pos > MAX_HEADER_LINE else None
+            try:
+                size = int(line)
+            except ValueError:
+                return "Protocol error: invalid bulk length"
+            if size < 0 or size > max_bulk:
+                return "Protocol error: invalid bulk length"
+            pos = nxt + size + 2
+    return None

@@ -1,0 +1,434 @@
+"""Server lifecycle (uvicorn's server.py; Redis's server.c main loop parts).
+
+Owns the keyspace, the clients, the persistence layer and the background
+tasks, and implements the once-per-loop-pass flush point (Redis's
+beforeSleep): first the write-ahead log buffered during this pass is handed
+to the OS with one write(), then every client with pending replies is
+flushed.  Under ``appendfsync always`` replies are held until the group
+commit task reports their LSN durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from sentrykv_server import REDIS_COMPAT_VERSION, __version__
+from sentrykv_server.config import Config, ConfigError
+from sentrykv_server.stats import SlowLog, Stats
+from sentrykv_server.store.expire import active_expire_cycle
+from sentrykv_server.store.keyspace import Keyspace
+
+if TYPE_CHECKING:
+    from sentrykv_server.persistence.durability import Durability
+    from sentrykv_server.protocol.connection import Client
+
+log = logging.getLogger("sentrykv")
+
+_NO_LIMIT = 1 << 62
+
+
+class OutputLimit:
+    """One class of ``client-output-buffer-limit``: hard bytes, soft bytes for N seconds."""
+
+    __slots__ = ("hard", "soft", "soft_seconds")
+
+    def __init__(self, hard: int, soft: int, soft_seconds: int) -> None:
+        self.hard, self.soft, self.soft_seconds = hard, soft, soft_seconds
+
+
+def parse_output_limits(text: str) -> dict[str, OutputLimit]:
+    from sentrykv_server.config import parse_memory
+
+    words = text.split()
+    if len(words) % 4:
+        raise ConfigError("client-output-buffer-limit", "Wrong number of arguments in buffer limit configuration.")
+    limits = {}
+    for i in range(0, len(words), 4):
+        cls = words[i].lower()
+        if cls == "replica":
+            cls = "slave"
+        if cls not in ("normal", "slave", "pubsub"):
+            raise ConfigError("client-output-buffer-limit", "Invalid client class specified in buffer limit configuration.")
+        try:
+            limits[cls] = OutputLimit(parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3]))
+        except ValueError:
+            raise ConfigError("client-output-buffer-limit", "Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
+    return limits
+
+
+class Server:
+    """The running server: state shared by every connection and background task."""
+
+    def __init__(self, config: Config) -> None:
+        from sentrykv_server.commands import load_all
+        from sentrykv_server.pubsub import PubSub
+        from sentrykv_server.blocking import BlockingRegistry
+
+        load_all()
+        self.config = config
+        self.keyspace = Keyspace(config.databases)
+        self.keyspace.on_expire = self._on_expire
+        self.clients: dict[int, Client] = {}
+        self.stats = Stats()
+        self.slowlog = SlowLog(config.slowlog_max_len)
+        self.slowlog_threshold_us: int = config.slowlog_log_slower_than
+        self.monitors: list[Client] = []
+        self.pubsub = PubSub(self)
+        self.blocking = BlockingRegistry(self)
+        self.keyspace.key_ready_hook = self.blocking.key_ready
+        # Write-ahead logging: ops produced by the running command, committed as one frame.
+        self.ops: list[tuple[int, list[bytes]]] = []
+        self.aof: Durability | None = None
+        self.last_lsn = 0
+        self.fsync_always = False
+        self.write_error: str | None = None
+        self.holding: set[Client] = set()
+        self.max_held_bytes = 64 * 1024 * 1024
+        self.output_limits = parse_output_limits(config.client_output_buffer_limit)
+        self._soft_since: dict[int, float] = {}
+        self._flush_list: list[Client] = []
+        self._flush_scheduled = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.unixtime = int(time.time())
+        self.started = time.time()
+        self.shutdown_requested: asyncio.Event | None = None
+        self.shutdown_save: bool | None = None
+        self.exit_code = 0
+        self.listeners: list[asyncio.AbstractServer] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.lastsave = int(time.time())
+        self.recovery_info: dict[str, Any] = {}
+        self.checkpointer: Any = None
+        self.run_id = os.urandom(20).hex()
+        self.port = config.port
+        self._install_config_hooks()
+
+    # -- configuration hooks -------------------------------------------------------------
+    def _install_config_hooks(self) -> None:
+        cfg = self.config
+
+        def set_slowlog_threshold(v: int) -> None:
+            self.slowlog_threshold_us = v
+
+        def set_output_limits(v: str) -> None:
+            self.output_limits = parse_output_limits(v)
+
+        cfg.on_change("slowlog-log-slower-than", set_slowlog_threshold)
+        cfg.on_change("slowlog-max-len", self.slowlog.resize)
+        cfg.on_change("client-output-buffer-limit", set_output_limits)
+        cfg.on_change("appendonly", self._set_appendonly)
+        cfg.on_change("appendfsync", self._set_appendfsync)
+
+    def _set_appendonly(self, enabled: bool) -> None:
+        if enabled and self.aof is None:
+            from sentrykv_server.persistence.durability import Durability
+
+            self.aof = Durability.start_fresh(self)
+        elif not enabled and self.aof is not None:
+            aof, self.aof = self.aof, None
+            aof.detach()
+        self.fsync_always = self.aof is not None and self.config.appendfsync == "always"
+
+    def _set_appendfsync(self, policy: str) -> None:
+        if self.aof is not None:
+            self.aof.set_policy(policy)
+        self.fsync_always = self.aof is not None and policy == "always"
+        if not self.fsync_always and self.holding:
+            self.release_held()
+
+    # -- write-ahead log -----------------------------------------------------------------
+    def propagate(self, db: int, argv: list[bytes]) -> None:
+        """Record the deterministic effect of the running command (one frame per command)."""
+        self.ops.append((db, argv))
+
+    def commit_ops(self, client: Client | None) -> None:
+        """Close the current frame: every op of one command (or one EXEC) goes in together."""
+        ops = self.ops
+        self.ops = []
+        if self.aof is not None:
+            self.last_lsn = self.aof.append(ops)
+            if client is not None:
+                client.wait_lsn = self.last_lsn
+        self.schedule_pass()
+
+    def _on_expire(self, db_index: int, key: bytes) -> None:
+        self.ops.append((db_index, [b"DEL", key]))
+
+    def reply_threshold(self) -> int:
+        """Replies depending on LSNs above this may not leave yet."""
+        aof = self.aof
+        if aof is None:
+            return _NO_LIMIT
+        return aof.durable_lsn if self.fsync_always else aof.written_lsn
+
+    # -- the per-pass flush point --------------------------------------------------------
+    def schedule_flush(self, client: Client) -> None:
+        if not client.queued:
+            client.queued = True
+            self._flush_list.append(client)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self.loop is not None
+            self.loop.call_soon(self.flush_pass)
+
+    def schedule_pass(self) -> None:
+        if not self._flush_scheduled and self.loop is not None:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush_pass)
+
+    def flush_pass(self) -> None:
+        """beforeSleep: one write() of the log, then every client's replies."""
+        self._flush_scheduled = False
+        aof = self.aof
+        if aof is not None:
+            aof.write_pass()
+        threshold = self.reply_threshold()
+        if self.holding:
+            self.release_held(threshold)
+        clients = self._flush_list
+        if clients:
+            self._flush_list = []
+            for client in clients:
+                client.flush(threshold, True)
+        if aof is not None:
+            aof.after_pass()
+
+    def release_held(self, threshold: int | None = None) -> None:
+        """Durability advanced: send every held reply whose LSN is covered, in order."""
+        if threshold is None:
+            threshold = self.reply_threshold()
+        for client in list(self.holding):
+            if client.release(threshold):
+                self.holding.discard(client)
+
+    def output_limit_exceeded(self, client: Client, size: int) -> bool:
+        """client-output-buffer-limit: a client that does not read is disconnected."""
+        cls = "pubsub" if (client.channels or client.patterns) else "normal"
+        limit = self.output_limits.get(cls)
+        if limit is None or size == 0:
+            self._soft_since.pop(client.id, None)
+            return False
+        if limit.hard and size > limit.hard:
+            log.warning("client %s closed for overcoming of output buffer limits (%s)", client.addr, cls)
+            return True
+        if limit.soft and size > limit.soft:
+            since = self._soft_since.setdefault(client.id, time.monotonic())
+            if time.monotonic() - since >= limit.soft_seconds:
+                log.warning("client %s closed for overcoming of output buffer soft limit (%s)", client.addr, cls)
+                return True
+        else:
+            self._soft_since.pop(client.id, None)
+        return False
+
+    # -- clients -------------------------------------------------------------------------
+    def client_connected(self, client: Client) -> None:
+        self.clients[client.id] = client
+        self.stats.connections_received += 1
+
+    def client_disconnected(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+        self.holding.discard(client)
+        self._soft_since.pop(client.id, None)
+        if client.monitor and client in self.monitors:
+            self.monitors.remove(client)
+        self.pubsub.forget(client)
+        self.blocking.forget(client)
+        if client.watched:
+            from sentrykv_server.commands.transactions import unwatch_all
+
+            unwatch_all(client)
+
+    def feed_monitors(self, client: Client, argv: list[bytes]) -> None:
+        from sentrykv_server.protocol.reply import encode
+
+        now = time.time()
+        words = " ".join('"' + _monitor_escape(a) + '"' for a in argv)
+        line = f"{now:.6f} [{client.db.id} {client.addr}] {words}"
+        for mon in list(self.monitors):
+            if mon is client:
+                continue
+            out = bytearray()
+            encode(out, line, mon.resp3)
+            mon.push(bytes(out))
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def request_shutdown(self, save: bool | None = None) -> None:
+        if self.shutdown_save is None:
+            self.shutdown_save = save
+        if self.shutdown_requested is not None:
+            self.shutdown_requested.set()
+
+    async def serve(self) -> int:
+        self.loop = asyncio.get_running_loop()
+        self.shutdown_requested = asyncio.Event()
+        config = self.config
+        directory = os.path.abspath(config.dir)
+        os.makedirs(directory, exist_ok=True)
+        self.recover(directory)
+        self.fsync_always = self.aof is not None and config.appendfsync == "always"
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.loop.add_signal_handler(sig, self.request_shutdown, None)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        await self._listen()
+        self._banner(directory)
+        self.tasks.append(asyncio.create_task(self._cron(), name="cron"))
+        if self.aof is not None:
+            self.aof.start()
+        self._start_extras()
+        await self.shutdown_requested.wait()
+        await self.shutdown()
+        return self.exit_code
+
+    def _start_extras(self) -> None:
+        """Checkpoints, metrics and TLS plug in here when their modules are present."""
+        try:
+            from sentrykv_server.persistence.checkpoint import Checkpointer
+        except ImportError:
+            return
+        self.checkpointer = Checkpointer(self)
+        self.checkpointer.start()
+
+    def recover(self, directory: str) -> None:
+        """Load the snapshot and replay the write-ahead log before accepting clients."""
+        try:
+            from sentrykv_server.persistence.durability import Durability, RecoveryFailed
+        except ImportError as exc:  # persistence modules not installed: run memory-only
+            log.warning("persistence unavailable (%s); running without a write-ahead log", exc)
+            return
+        try:
+            self.aof = Durability.recover(self, directory, enabled=self.config.appendonly)
+        except RecoveryFailed as exc:
+            log.critical("%s", exc)
+            raise SystemExit(1) from None
+
+    async def _listen(self) -> None:
+        assert self.loop is not None
+        config = self.config
+        from sentrykv_server.protocol.connection import Client
+
+        hosts = config.bind.split() or ["127.0.0.1"]
+        for host in hosts:
+            host = host.lstrip("-")
+            try:
+                srv = await self.loop.create_server(
+                    lambda: Client(self), host, config.port,
+                    backlog=config.tcp_backlog, reuse_address=True,
+                )
+            except OSError as exc:
+                log.critical("Could not create server TCP listening socket %s:%s: %s", host, config.port, exc.strerror)
+                raise SystemExit(1) from None
+            self.listeners.append(srv)
+            for sock in srv.sockets:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if config.port == 0:
+                    self.port = sock.getsockname()[1]
+        tls = getattr(self, "start_tls_listener", None)
+        if tls is not None:
+            await tls()
+
+    def _banner(self, directory: str) -> None:
+        loop_name = type(self.loop).__module__.split(".")[0]
+        log.info(
+            "SentryKV %s (Redis %s compatible) pid=%d listening on %s:%d loop=%s dir=%s appendonly=%s appendfsync=%s",
+            __version__, REDIS_COMPAT_VERSION, os.getpid(), self.config.bind, self.port, loop_name,
+            directory, "yes" if self.config.appendonly else "no", self.config.appendfsync,
+        )
+        info = self.recovery_info
+        log.info(
+            "Recovered %d keys (snapshot entries=%s, wal frames=%s, truncated bytes=%s) in %.3fs",
+            self.keyspace.total_keys(), info.get("snapshot_entries", 0), info.get("wal_frames", 0),
+            info.get("truncated_bytes", 0), info.get("seconds", 0.0),
+        )
+        log.info("Ready to accept connections tcp")
+
+    async def _cron(self) -> None:
+        """serverCron: clock, active expiry, idle timeouts, ops/sec samples."""
+        tick = 0
+        while True:
+            await asyncio.sleep(1.0 / max(1, self.config.hz))
+            tick += 1
+            now = time.time()
+            self.unixtime = int(now)
+            if active_expire_cycle(self.keyspace):
+                self.commit_ops(None)
+            self.stats.sample(now)
+            self.blocking.check_timeouts(now)
+            if tick % max(1, self.config.hz) == 0:
+                self._close_idle_clients()
+            if self.checkpointer is not None:
+                self.checkpointer.cron()
+
+    def _close_idle_clients(self) -> None:
+        timeout = self.config.timeout
+        if not timeout:
+            return
+        now = self.unixtime
+        for client in list(self.clients.values()):
+            if client.blocked is not None or client.channels or client.patterns or client.monitor:
+                continue
+            if now - client.last_seen > timeout:
+                log.debug("closing idle client %s", client.addr)
+                client.close()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, answer what was read, flush persistence, close everything."""
+        log.info("User requested shutdown...")
+        for srv in self.listeners:
+            srv.close()
+        self.flush_pass()
+        for task in self.tasks:
+            task.cancel()
+        if self.checkpointer is not None:
+            await self.checkpointer.stop(save=bool(self.shutdown_save) or (
+                self.shutdown_save is None and self.config.shutdown_checkpoint))
+        if self.aof is not None:
+            await self.aof.close()
+            self.release_held(_NO_LIMIT)
+        # Give transports a moment to drain replies already handed to them.
+        await asyncio.sleep(0)
+        for client in list(self.clients.values()):
+            client.close()
+        log.info("SentryKV is now ready to exit, bye bye...")
+
+
+def _monitor_escape(arg: bytes) -> str:
+    out = []
+    for b in arg:
+        if b == 34:
+            out.append('\\"')
+        elif b == 92:
+            out.append("\\\\")
+        elif b == 10:
+            out.append("\\n")
+        elif b == 13:
+            out.append("\\r")
+        elif b == 9:
+            out.append("\\t")
+        elif 32 <= b < 127:
+            out.append(chr(b))
+        else:
+            out.append("\\x%02x" % b)
+    return "".join(out)
+
+
+def run(config: Config) -> int:
+    """Create the loop, run the server to completion, return the exit code."""
+    from sentrykv_server.loop import new_event_loop
+
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    server = Server(config)
+    try:
+        return loop.run_until_complete(server.serve())
+    finally:
+        loop.close()
+        sys.stdout.flush()

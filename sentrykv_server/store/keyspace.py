@@ -1,0 +1,215 @@
+"""Databases and the keyspace (Redis's db.c).
+
+A :class:`Database` is two dicts, like Redis's ``db->dict`` and ``db->expires``:
+``data`` maps key -> value and ``expires`` maps key -> absolute expiry in
+milliseconds.  Values are typed by their Python class:
+
+    bytes -> string,  dict -> hash,  QuickList (deque) -> list,
+    set -> set,       ZSet -> sorted set
+
+All access happens on the event loop thread, so there are no locks.  Expiry is
+lazy (checked on every lookup through :meth:`Database.lookup`) plus an active
+cycle in :mod:`sentrykv_server.store.expire`.  A key that expires is deleted
+*and* the deletion is reported to the keyspace's ``on_expire`` hook, which the
+server uses to log a DEL record so that replaying the log reproduces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from heapq import heapify, heappush
+from typing import Any
+
+from sentrykv_server.store.clock import now_ms
+
+ExpireHook = Callable[[int, bytes], None]
+ChangeHook = Callable[["Database", bytes], None]
+
+
+class Database:
+    """One numbered database (SELECT n)."""
+
+    __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl")
+
+    def __init__(self, index: int, keyspace: Keyspace) -> None:
+        self.id = index
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+        self.keyspace = keyspace
+        self.avg_ttl = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def lookup(self, key: bytes) -> Any:
+        """The live value of ``key`` or None; an expired key is removed on the way."""
+        value = self.data.get(key)
+        if value is not None and self.expires and key in self.expires:
+            if self.expires[key] <= self.keyspace.now() and not self.keyspace.loading:
+                self.expire_now(key)
+                return None
+        return value
+
+    def lookup_read(self, key: bytes) -> Any:
+        """Like :meth:`lookup` but counts a keyspace hit or miss (INFO stats)."""
+        value = self.lookup(key)
+        ks = self.keyspace
+        if value is None:
+            ks.misses += 1
+        else:
+            ks.hits += 1
+        return value
+
+    def exists(self, key: bytes) -> bool:
+        return self.lookup(key) is not None
+
+    def ttl_ms(self, key: bytes) -> int | None:
+        """Absolute expiry of a live key, or None when it has none."""
+        return self.expires.get(key)
+
+    # -- mutations -------------------------------------------------------------------------
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+        """Store ``value``; like Redis's setKey, an overwrite clears the TTL unless keep_ttl."""
+        self.data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        self.keyspace.touched(self, key)
+
+    def add(self, key: bytes, value: Any) -> None:
+        """Insert a value for a key known to be absent (creating a container)."""
+        self.data[key] = value
+        self.keyspace.touched(self, key)
+
+    def delete(self, key: bytes) -> bool:
+        """Remove a key (and its TTL); True if it existed."""
+        if self.data.pop(key, None) is None:
+            return False
+        if self.expires:
+            self.expires.pop(key, None)
+        self.keyspace.touched(self, key)
+        return True
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        self.expires[key] = when_ms
+        ks = self.keyspace
+        heappush(ks.expiry_heap, (when_ms, self.id, key))
+        ks.touched(self, key)
+
+    def persist(self, key: bytes) -> bool:
+        if self.expires.pop(key, None) is None:
+            return False
+        self.keyspace.touched(self, key)
+        return True
+
+    def expire_now(self, key: bytes) -> None:
+        """Delete an expired key and tell the server (it logs a DEL, counts expired_keys)."""
+        self.data.pop(key, None)
+        self.expires.pop(key, None)
+        ks = self.keyspace
+        ks.expired_keys += 1
+        ks.touched(self, key)
+        ks.on_expire(self.id, key)
+
+    def is_expired(self, key: bytes) -> bool:
+        when = self.expires.get(key)
+        return when is not None and when <= self.keyspace.now()
+
+    def clear(self) -> int:
+        """FLUSHDB: drop everything; returns how many keys were removed."""
+        removed = len(self.data)
+        self.data = {}
+        self.expires = {}
+        self.keyspace.flushed(self)
+        return removed
+
+    def live_keys(self) -> Iterator[bytes]:
+        """Keys that have not expired (expired ones are skipped, not deleted: safe while iterating)."""
+        if not self.expires:
+            yield from self.data
+            return
+        now = self.keyspace.now()
+        expires = self.expires
+        for key in self.data:
+            when = expires.get(key)
+            if when is None or when > now:
+                yield key
+
+
+class Keyspace:
+    """All databases plus the hooks through which the server observes changes.
+
+    ``touched(db, key)`` is called on every modification; the transaction layer
+    uses it to invalidate WATCHed keys and the blocking layer to wake clients
+    waiting on a key.  ``on_expire(db_index, key)`` is called when a key is
+    removed because its TTL passed.
+    """
+
+    def __init__(self, databases: int = 16) -> None:
+        self.dbs = [Database(i, self) for i in range(databases)]
+        self.loading = False
+        self.hits = 0
+        self.misses = 0
+        self.expired_keys = 0
+        self.evicted_keys = 0
+        self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
+        self.now: Callable[[], int] = now_ms
+        self.watchers: dict[tuple[int, bytes], set[Any]] = {}
+        # (when_ms, db index, key) for every TTL ever set; stale entries are skipped
+        # when popped.  Drives the active expiry cycle (store/expire.py).
+        self.expiry_heap: list[tuple[int, int, bytes]] = []
+        self.key_ready_hook: Callable[[Database, bytes], None] | None = None
+        self.on_expire: ExpireHook = _ignore_expire
+        self.on_flush: Callable[[Database], None] | None = None
+
+    def touched(self, db: Database, key: bytes) -> None:
+        """A key changed: break WATCHes on it (Redis's signalModifiedKey)."""
+        self.dirty += 1
+        if self.watchers:
+            clients = self.watchers.get((db.id, key))
+            if clients:
+                for client in clients:
+                    client.watch_dirty = True
+
+    def flushed(self, db: Database) -> None:
+        """A whole database changed (FLUSHDB/FLUSHALL/SWAPDB): every WATCH on it breaks."""
+        self.dirty += 1
+        if self.watchers:
+            for (index, _key), clients in self.watchers.items():
+                if index == db.id:
+                    for client in clients:
+                        client.watch_dirty = True
+        if self.on_flush is not None:
+            self.on_flush(db)
+
+    def signal_ready(self, db: Database, key: bytes) -> None:
+        """A list/zset key received elements: blocked clients may be served."""
+        if self.key_ready_hook is not None:
+            self.key_ready_hook(db, key)
+
+    def swap(self, a: int, b: int) -> None:
+        """SWAPDB: exchange contents; Database objects keep their index."""
+        da, db_ = self.dbs[a], self.dbs[b]
+        da.data, db_.data = db_.data, da.data
+        da.expires, db_.expires = db_.expires, da.expires
+        self.rebuild_expiry_heap()
+        self.flushed(da)
+        self.flushed(db_)
+        # Keys that now exist in either db may satisfy clients blocked there.
+        if self.key_ready_hook is not None:
+            for d in (da, db_):
+                for key in list(d.data):
+                    self.key_ready_hook(d, key)
+
+    def rebuild_expiry_heap(self) -> None:
+        """Recreate the heap from the expires dicts (after SWAPDB, or when mostly stale)."""
+        heap = [(when, db.id, key) for db in self.dbs for key, when in db.expires.items()]
+        heapify(heap)
+        self.expiry_heap = heap
+
+    def total_keys(self) -> int:
+        return sum(len(db.data) for db in self.dbs)
+
+
+def _ignore_expire(db_index: int, key: bytes) -> None:
+    return None

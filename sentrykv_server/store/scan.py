@@ -1,0 +1,68 @@
+"""Cursors for SCAN, HSCAN, SSCAN and ZSCAN.
+
+Redis guarantees that an element present for the whole iteration is returned
+at least once, even while the table grows or shrinks.  Python dicts cannot be
+resumed at a position across mutations, so the first call of an iteration
+(cursor 0) takes a snapshot of the element names (a list of references, no
+values copied), and later calls walk that list; elements removed meanwhile
+are filtered out by the caller.  The cursor encodes the snapshot id and the
+offset.  Snapshots are kept in a bounded LRU; an unknown cursor (e.g. after a
+restart) restarts the walk over the current contents at the same offset.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+_MAX_SNAPSHOTS = 64
+_OFFSET_BITS = 40
+
+
+class ScanCursors:
+    """Server-wide registry of in-progress iterations."""
+
+    def __init__(self) -> None:
+        self._snapshots: OrderedDict[int, list[Any]] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    def page(self, cursor: int, source: Iterable[Any], count: int) -> tuple[int, list[Any]]:
+        """Return (next cursor, up to ``count`` elements) of the iteration ``cursor`` continues."""
+        if cursor == 0:
+            items = list(source)
+            if len(items) <= count:
+                return 0, items
+            sid = next(self._ids) & ((1 << 23) - 1) or next(self._ids)
+            self._snapshots[sid] = items
+            if len(self._snapshots) > _MAX_SNAPSHOTS:
+                self._snapshots.popitem(last=False)
+            offset = 0
+        else:
+            sid, offset = cursor >> _OFFSET_BITS, cursor & ((1 << _OFFSET_BITS) - 1)
+            cached = self._snapshots.get(sid)
+            if cached is None:
+                cached = list(source)
+                self._snapshots[sid] = cached
+            else:
+                self._snapshots.move_to_end(sid)
+            items = cached
+        chunk = items[offset:offset + count]
+        offset += count
+        if offset >= len(items):
+            self._snapshots.pop(sid, None)
+            return 0, chunk
+        return (sid << _OFFSET_BITS) | offset, chunk
+
+
+def parse_cursor(raw: bytes) -> int:
+    from sentrykv_server.commands.errors import CommandError
+
+    try:
+        value = int(raw)
+        if value < 0 or value >= 1 << 64 or not raw.isdigit():
+            raise ValueError
+    except ValueError:
+        raise CommandError("ERR invalid cursor") from None
+    return value
