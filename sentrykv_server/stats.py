@@ -19,7 +19,6 @@ class Stats:
     start_time: float = field(default_factory=time.time)
     connections_received: int = 0
     rejected_connections: int = 0
-    commands: int = 0
     rejected_calls: int = 0
     protocol_errors: int = 0
     net_input_bytes: int = 0
@@ -27,8 +26,8 @@ class Stats:
     # (timestamp, commands) samples for instantaneous_ops_per_sec
     ops_samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=16))
 
-    def sample(self, now: float) -> None:
-        self.ops_samples.append((now, self.commands))
+    def sample(self, now: float, commands: int) -> None:
+        self.ops_samples.append((now, commands))
 
     def instantaneous_ops(self) -> int:
         if len(self.ops_samples) < 2:
@@ -38,7 +37,7 @@ class Stats:
 
     def reset(self) -> None:
         self.connections_received = self.rejected_connections = 0
-        self.commands = self.rejected_calls = self.protocol_errors = 0
+        self.rejected_calls = self.protocol_errors = 0
         self.ops_samples.clear()
 
 

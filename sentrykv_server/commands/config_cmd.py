@@ -51,7 +51,8 @@ def config_cmd(c: Client, argv: list[bytes]) -> Any:
     if sub == b"resetstat" and len(argv) == 2:
         server = c.server
         server.stats.reset()
-        server.keyspace.hits = server.keyspace.misses = server.keyspace.expired_keys = 0
+        server.keyspace.reset_hit_stats()
+        server.keyspace.expired_keys = 0
         from sentrykv_server.commands.registry import COMMANDS
 
         for cmd in COMMANDS.values():

@@ -70,9 +70,9 @@ def auth_cmd(c: Client, argv: list[bytes]) -> Any:
     password = argv[-1]
     ok = (user in (None, b"default")) and (not required or hmac.compare_digest(password, required.encode()))
     if not ok:
-        c.authenticated = False if required else c.authenticated
         raise CommandError(WRONGPASS)
     c.authenticated = True
+    c.refresh()
     return "OK"
 
 
@@ -119,6 +119,7 @@ def hello_cmd(c: Client, argv: list[bytes]) -> Any:
         if user != b"default" or (required and not hmac.compare_digest(password, required.encode())):
             raise CommandError(WRONGPASS)
         c.authenticated = True
+        c.refresh()
     if not c.authenticated:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
@@ -165,6 +166,7 @@ def reset_cmd(c: Client, argv: list[bytes]) -> Any:
     c.reply_mode = "on"
     c.no_evict = False
     c.authenticated = not c.server.config.requirepass
+    c.refresh()
     return "RESET"
 
 
@@ -202,7 +204,7 @@ def _validate_name(name: bytes) -> None:
 def client_line(c: Client, now: float) -> str:
     """One line of CLIENT LIST in Redis's field order."""
     multi = len(c.multi) if c.multi is not None else -1
-    cmd = c.last_cmd
+    cmd = c.last_cmd.full_name if c.last_cmd is not None else "NULL"
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=0 name={c.name.decode('utf-8', 'replace')} "
         f"age={int(now - c.created)} idle={max(0, c.server.unixtime - c.last_seen)} flags={c.flags_text} "
@@ -261,6 +263,7 @@ def client_cmd(c: Client, argv: list[bytes]) -> Any:
         if mode not in (b"on", b"off", b"skip"):
             raise syntax_error()
         c.reply_mode = mode.decode()
+        c.refresh()
         if mode == b"on":
             return "OK"
         return NO_REPLY

@@ -39,7 +39,7 @@ ALLOW_BUSY = "allow_busy"
 MAY_REPLICATE = "may_replicate"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Command:
     """One entry of the command table."""
 
@@ -146,6 +146,11 @@ def subcommand(
         return fn
 
     return deco
+
+
+def total_calls() -> int:
+    """total_commands_processed: per-command counters summed (no global counter on the hot path)."""
+    return sum(cmd.calls + sum(sub.calls for sub in cmd.subcommands.values()) for cmd in COMMANDS.values())
 
 
 def lookup(name: bytes) -> Command | None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_float, parse_int, syntax_error, unknown_subcommand
+from sentrykv_server.commands.errors import (
+    CommandError,
+    parse_float,
+    parse_int,
+    syntax_error,
+    unknown_subcommand,
+)
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
 from sentrykv_server.store.digest import dataset_digest, value_digest

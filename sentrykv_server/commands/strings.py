@@ -31,8 +31,19 @@ _UNITS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True), b"pxat
 @command("get", 2, "readonly fast", 1, 1, 1, group="string")
 def get_cmd(c: Client, argv: list[bytes]) -> Any:
     """Get the value of a key."""
-    value = c.db.lookup_read(argv[1])
-    if value is None or type(value) is bytes:
+    db = c.db
+    key = argv[1]
+    value = db.data.get(key)
+    if value is None:
+        db.misses += 1
+        return None
+    if db.expires and key in db.expires:  # may have expired: take the general path
+        db.hits -= 1
+        value = db.lookup_read(key)
+        if value is None:
+            return None
+    db.hits += 1
+    if type(value) is bytes:
         return value
     raise wrong_type()
 

@@ -15,7 +15,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
 
@@ -71,6 +71,8 @@ class Client(asyncio.Protocol):
         self.closing = False
         self.close_after_reply = False
         self.authenticated = not server.config.requirepass
+        # True when execute() must take the slow path (see refresh()).
+        self.special = not self.authenticated
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
@@ -78,7 +80,7 @@ class Client(asyncio.Protocol):
         self.laddr = "?"
         self.created = time.time()
         self.last_seen = server.unixtime
-        self.last_cmd = "NULL"
+        self.last_cmd: Command | None = None
         self.partial: list[bytes] = []
         self.partial_size = 0
         self.next_scan = 0
@@ -106,8 +108,9 @@ class Client(asyncio.Protocol):
         self.in_exec = False
 
     # -- asyncio callbacks ---------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, base)  # uvloop's TCPTransport is not a subclass
+        self.transport = transport
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
         self.addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "?")
@@ -262,8 +265,12 @@ class Client(asyncio.Protocol):
 
     # -- dispatch ------------------------------------------------------------------------
     def execute(self, argv: list[bytes]) -> None:
-        """Look up, check and run one command, appending its reply to ``self.out``."""
-        server = self.server
+        """Look up, check and run one command, appending its reply to ``self.out``.
+
+        This is the hot path: the common case (authenticated, no MULTI, not
+        subscribed, replies on) runs the handler inline; everything unusual
+        goes through :meth:`_execute_special`.
+        """
         cmd = LOOKUP.get(argv[0])
         if cmd is None:
             cmd = lookup(argv[0])
@@ -275,6 +282,53 @@ class Client(asyncio.Protocol):
         if (arity > 0 and n != arity) or n < -arity:
             self.reject(argv, f"ERR wrong number of arguments for '{cmd.name}' command")
             return
+        if self.special or self.multi is not None or self.channels or self.patterns:
+            self._execute_special(cmd, argv)
+            return
+        server = self.server
+        if cmd.is_write:
+            if server.write_error is not None:
+                self.reject(argv, server.write_error)
+                return
+            if server.cow_guard is not None:
+                server.cow_guard(self, argv)
+        # Same bookkeeping as call(), inlined: one function call less per request.
+        start = _perf_ns()
+        try:
+            result = cmd.handler(self, argv)
+        except CommandError as exc:
+            cmd.failed_calls += 1
+            result = exc
+        except Exception as exc:  # a bug must not kill the connection or the server
+            result = self._internal_error(cmd, argv, exc)
+        elapsed = (_perf_ns() - start) // 1000
+        cmd.calls += 1
+        cmd.usec += elapsed
+        if elapsed >= server.slowlog_threshold_us >= 0:
+            server.slowlog.record(self, argv, elapsed)
+        if server.monitors:
+            server.feed_monitors(self, argv)
+        self.last_cmd = cmd
+        if server.ops:
+            server.commit_ops(self)
+        if server.fsync_always:
+            self.wait_lsn = server.last_lsn
+        t = type(result)
+        if t is bytes:
+            out = self.out
+            out += b"$%d\r\n" % len(result)
+            out += result
+            out += b"\r\n"
+        elif result is None:
+            self.out += b"_\r\n" if self.resp3 else b"$-1\r\n"
+        elif t is CommandError:
+            self.out += encode_error(result.message)
+        elif result is not NO_REPLY:
+            encode(self.out, result, self.resp3)
+
+    def _execute_special(self, cmd: Command, argv: list[bytes]) -> None:
+        """The unusual cases: AUTH pending, MULTI queuing, RESP2 subscribed mode, CLIENT REPLY."""
+        server = self.server
         if not self.authenticated and not cmd.no_auth:
             self.reject(argv, NOAUTH)
             return
@@ -303,15 +357,27 @@ class Client(asyncio.Protocol):
         if self.reply_mode != "on":
             if self.reply_mode == "skip":
                 self.reply_mode = "on"
+                self.refresh()
             return
         if type(result) is CommandError:
             self.out += encode_error(result.message)
         else:
             encode(self.out, result, self.resp3)
 
+    def refresh(self) -> None:
+        """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
+        self.special = not self.authenticated or self.reply_mode != "on"
+
+    def _internal_error(self, cmd: Command, argv: list[bytes], exc: Exception) -> CommandError:
+        log.error("error executing %r", argv[:2], exc_info=exc)
+        cmd.failed_calls += 1
+        return CommandError(f"ERR internal error executing '{cmd.name}': {type(exc).__name__}")
+
     def call(self, cmd: Command, argv: list[bytes]) -> Any:
         """Run a handler with stats, slowlog and MONITOR; errors come back as CommandError."""
         server = self.server
+        if server.cow_guard is not None and cmd.is_write:
+            server.cow_guard(self, argv)
         start = _perf_ns()
         try:
             result = cmd.handler(self, argv)
@@ -319,18 +385,15 @@ class Client(asyncio.Protocol):
             cmd.failed_calls += 1
             result = exc
         except Exception as exc:  # a bug must not kill the connection or the server
-            log.exception("error executing %r", argv[:2])
-            cmd.failed_calls += 1
-            result = CommandError(f"ERR internal error executing '{cmd.name}': {type(exc).__name__}")
+            result = self._internal_error(cmd, argv, exc)
         elapsed = (_perf_ns() - start) // 1000
         cmd.calls += 1
         cmd.usec += elapsed
-        server.stats.commands += 1
         if elapsed >= server.slowlog_threshold_us >= 0:
             server.slowlog.record(self, argv, elapsed)
         if server.monitors:
             server.feed_monitors(self, argv)
-        self.last_cmd = cmd.full_name
+        self.last_cmd = cmd
         return result
 
     def reject(self, argv: list[bytes], message: str) -> None:

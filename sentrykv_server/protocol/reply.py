@@ -50,11 +50,11 @@ class NoReplyType:
 NO_REPLY = NoReplyType()
 
 
-class SetReply(list):  # type: ignore[type-arg]
+class SetReply(list):
     """An unordered collection: a RESP3 set, a plain array in RESP2."""
 
 
-class Push(list):  # type: ignore[type-arg]
+class Push(list):
     """An out-of-band message (pub/sub): RESP3 push ``>``, RESP2 array."""
 
 

@@ -29,7 +29,7 @@ ChangeHook = Callable[["Database", bytes], None]
 class Database:
     """One numbered database (SELECT n)."""
 
-    __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl")
+    __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl", "hits", "misses")
 
     def __init__(self, index: int, keyspace: Keyspace) -> None:
         self.id = index
@@ -37,6 +37,9 @@ class Database:
         self.expires: dict[bytes, int] = {}
         self.keyspace = keyspace
         self.avg_ttl = 0
+        # keyspace_hits / keyspace_misses, counted per database (summed by INFO).
+        self.hits = 0
+        self.misses = 0
 
     def __len__(self) -> int:
         return len(self.data)
@@ -54,11 +57,10 @@ class Database:
     def lookup_read(self, key: bytes) -> Any:
         """Like :meth:`lookup` but counts a keyspace hit or miss (INFO stats)."""
         value = self.lookup(key)
-        ks = self.keyspace
         if value is None:
-            ks.misses += 1
+            self.misses += 1
         else:
-            ks.hits += 1
+            self.hits += 1
         return value
 
     def exists(self, key: bytes) -> bool:
@@ -71,6 +73,9 @@ class Database:
     # -- mutations -------------------------------------------------------------------------
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store ``value``; like Redis's setKey, an overwrite clears the TTL unless keep_ttl."""
+        cow = self.keyspace.cow
+        if cow is not None:
+            cow(self, key)
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
@@ -78,11 +83,17 @@ class Database:
 
     def add(self, key: bytes, value: Any) -> None:
         """Insert a value for a key known to be absent (creating a container)."""
+        cow = self.keyspace.cow
+        if cow is not None:
+            cow(self, key)
         self.data[key] = value
         self.keyspace.touched(self, key)
 
     def delete(self, key: bytes) -> bool:
         """Remove a key (and its TTL); True if it existed."""
+        cow = self.keyspace.cow
+        if cow is not None:
+            cow(self, key)
         if self.data.pop(key, None) is None:
             return False
         if self.expires:
@@ -91,12 +102,18 @@ class Database:
         return True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
+        cow = self.keyspace.cow
+        if cow is not None:
+            cow(self, key)
         self.expires[key] = when_ms
         ks = self.keyspace
         heappush(ks.expiry_heap, (when_ms, self.id, key))
         ks.touched(self, key)
 
     def persist(self, key: bytes) -> bool:
+        cow = self.keyspace.cow
+        if cow is not None:
+            cow(self, key)
         if self.expires.pop(key, None) is None:
             return False
         self.keyspace.touched(self, key)
@@ -104,6 +121,9 @@ class Database:
 
     def expire_now(self, key: bytes) -> None:
         """Delete an expired key and tell the server (it logs a DEL, counts expired_keys)."""
+        cow = self.keyspace.cow
+        if cow is not None:
+            cow(self, key)
         self.data.pop(key, None)
         self.expires.pop(key, None)
         ks = self.keyspace
@@ -148,8 +168,6 @@ class Keyspace:
     def __init__(self, databases: int = 16) -> None:
         self.dbs = [Database(i, self) for i in range(databases)]
         self.loading = False
-        self.hits = 0
-        self.misses = 0
         self.expired_keys = 0
         self.evicted_keys = 0
         self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
@@ -161,9 +179,17 @@ class Keyspace:
         self.key_ready_hook: Callable[[Database, bytes], None] | None = None
         self.on_expire: ExpireHook = _ignore_expire
         self.on_flush: Callable[[Database], None] | None = None
+        # Set while a checkpoint runs: called with (db, key) BEFORE a key's value or TTL
+        # changes, so the checkpoint can keep the point-in-time version (serialize before
+        # mutate).  Whole-database operations replace the dict objects instead of mutating
+        # them, which leaves the checkpoint's references intact.
+        self.cow: ChangeHook | None = None
 
     def touched(self, db: Database, key: bytes) -> None:
-        """A key changed: break WATCHes on it (Redis's signalModifiedKey)."""
+        """A key changed: break WATCHes on it (Redis's signalModifiedKey).
+
+        Container commands that mutate a value in place call this too.
+        """
         self.dirty += 1
         if self.watchers:
             clients = self.watchers.get((db.id, key))
@@ -206,6 +232,18 @@ class Keyspace:
         heap = [(when, db.id, key) for db in self.dbs for key, when in db.expires.items()]
         heapify(heap)
         self.expiry_heap = heap
+
+    @property
+    def hits(self) -> int:
+        return sum(db.hits for db in self.dbs)
+
+    @property
+    def misses(self) -> int:
+        return sum(db.misses for db in self.dbs)
+
+    def reset_hit_stats(self) -> None:
+        for db in self.dbs:
+            db.hits = db.misses = 0
 
     def total_keys(self) -> int:
         return sum(len(db.data) for db in self.dbs)
