@@ -304,15 +304,10 @@ class Server:
 
     def recover(self, directory: str) -> None:
         """Load the snapshot and replay the write-ahead log before accepting clients."""
-        try:
-            from sentrykv_server.persistence.durability import Durability, RecoveryFailed
-        except ImportError as exc:  # persistence modules not installed: run memory-only
-            log.warning("persistence unavailable (%s); running without a write-ahead log", exc)
-            return
+        from sentrykv_server.persistence.durability import Durability, RecoveryFailed
+
         try:
             self.aof = Durability.recover(self, directory, enabled=self.config.appendonly)
-        except ImportError as exc:  # TEMPORARY while the WAL modules are being written
-            log.warning("persistence unavailable (%s); running without a write-ahead log", exc)
         except RecoveryFailed as exc:
             log.critical("%s", exc)
             raise SystemExit(1) from None

@@ -30,7 +30,7 @@ class Writer(threading.Thread):
     def __init__(self, port: int, ident: int) -> None:
         super().__init__(daemon=True)
         self.port = port
-        self.ident = ident
+        self.who = ident
         self.acked = -1
         self.stop_flag = False
 
@@ -39,7 +39,7 @@ class Writer(threading.Thread):
         seq = 0
         try:
             while not self.stop_flag:
-                r.set(f"w{self.ident}:{seq}", f"{self.ident}-{seq}")
+                r.set(f"w{self.who}:{seq}", f"{self.who}-{seq}")
                 self.acked = seq
                 seq += 1
         except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -98,7 +98,7 @@ def crash_round(mode: str, seed: int, power_loss: bool) -> None:
         for w in writers:
             w.stop_flag = True
             w.join(10)
-        acked = {w.ident: w.acked for w in writers}
+        acked = {w.who: w.acked for w in writers}
         assert sum(a + 1 for a in acked.values()) > 0, "no write was acknowledged before the kill"
         if power_loss:
             cut_to_fsynced(srv.dir, fsync_log)
