@@ -26,7 +26,6 @@ from sentrykv_server.persistence.records import decode_ops, encode_ops
 if TYPE_CHECKING:
     from sentrykv_server.persistence.group_commit import GroupCommitter
     from sentrykv_server.persistence.wal_writer import WalWriter
-
     from sentrykv_server.server import Server
 
 log = logging.getLogger("sentrykv.persistence")
@@ -212,9 +211,8 @@ class Durability:
     @classmethod
     def recover(cls, server: Server, directory: str, enabled: bool) -> Durability | None:
         """Load snapshot + WAL from ``directory``; return the live log (None if appendonly no)."""
-        from sentrykv_server.persistence.wal_writer import WalWriter
-
         from sentrykv_server.persistence import wal_reader
+        from sentrykv_server.persistence.wal_writer import WalWriter
 
         started = time.monotonic()
         keyspace = server.keyspace

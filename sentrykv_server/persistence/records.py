@@ -1,0 +1,151 @@
+"""The payload of one WAL frame: a list of ops, each a Redis command to re-execute.
+
+An op is ``(db_index, argv)``.  The command in ``argv`` must reproduce its effect
+deterministically when replayed (absolute expiry times, resolved random
+choices...), so the log never depends on the clock or on luck at replay time.
+
+Encoding: every op is one RESP array whose first element is the db number in
+decimal, followed by the command's arguments as bulk strings::
+
+    *4\\r\\n$1\\r\\n0\\r\\n$3\\r\\nDEL\\r\\n$1\\r\\nk\\r\\n...
+
+Why RESP: decoding then runs in C (``hiredis.Reader``), which is what makes a
+replay of a million records per second possible from Python, and ``sentrykv-check
+--dump`` (and ``strings`` on a segment) shows readable commands.  The encoder is
+on the hot path of every write, so it is a single pass with cached headers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import hiredis
+
+Op = tuple[int, list[bytes]]
+
+# Cached RESP fragments: formatting a small header costs more than looking it up.
+_ARRAY_HDR = [b"*%d\r\n" % i for i in range(256)]
+_DB_FIELD = [b"$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(256)]
+_BULK_HDR = [b"$%d\r\n" % i for i in range(4096)]
+_CRLF = b"\r\n"
+
+
+class RecordError(ValueError):
+    """A payload that does not decode to a list of ops (a bug or damage the CRC missed)."""
+
+
+def encode_ops(ops: Sequence[tuple[int, Sequence[bytes]]]) -> bytes:
+    """Encode ops as concatenated RESP arrays ``[db, *argv]`` (see module doc).
+
+    Arguments must be bytes-like; ``db`` a non-negative int.  No other checks:
+    this runs once per write command.
+    """
+    parts: list[bytes] = []
+    ap = parts.append
+    for db, argv in ops:
+        n = len(argv) + 1
+        ap(_ARRAY_HDR[n] if n < 256 else b"*%d\r\n" % n)
+        if 0 <= db < 256:
+            ap(_DB_FIELD[db])
+        elif db < 0:
+            raise ValueError(f"negative db index {db}")
+        else:
+            ap(b"$%d\r\n%d\r\n" % (len(str(db)), db))
+        for arg in argv:
+            size = len(arg)
+            ap(_BULK_HDR[size] if size < 4096 else b"$%d\r\n" % size)
+            ap(arg)
+            ap(_CRLF)
+    return b"".join(parts)
+
+
+# One reader per thread: creating a hiredis.Reader costs about as much as decoding a
+# small frame, and a reader is not safe to share between threads.
+_local = threading.local()
+
+
+def _reader() -> hiredis.Reader:
+    try:
+        return _local.reader
+    except AttributeError:
+        reader = _local.reader = hiredis.Reader()
+        return reader
+
+
+def _reset_reader() -> None:
+    _local.reader = hiredis.Reader()
+
+
+def decode_ops(payload: bytes) -> list[Op]:
+    """Inverse of :func:`encode_ops`; raise :class:`RecordError` on anything else.
+
+    Rejected: protocol errors, a truncated last op, non-array items, arrays
+    without a command, nested arrays/integers/errors, a db field that is not a
+    plain decimal number.  This runs once per frame at recovery, hence the
+    table lookup for the db and the in-place ``del`` instead of a slice.
+    """
+    reader = _reader()
+    try:
+        reader.feed(payload)
+        ops: list[Op] = []
+        item = reader.gets()
+        while item is not False:
+            if type(item) is not list or len(item) < 2:
+                raise RecordError(f"op {len(ops)} is not an array [db, command, ...]: {item!r:.80}")
+            db = _DB_VALUE.get(item[0])
+            if db is None:
+                db = _parse_db(item[0], len(ops))
+            del item[0]
+            for arg in item:
+                if type(arg) is not bytes:
+                    raise RecordError(f"op {len(ops)} has a non-bulk argument {arg!r:.40}")
+            ops.append((db, item))
+            item = reader.gets()
+        if reader.has_data():
+            raise RecordError("payload ends inside an op")
+        return ops
+    except hiredis.ProtocolError as exc:
+        _reset_reader()
+        raise RecordError(f"payload is not RESP: {exc}") from None
+    except RecordError:
+        _reset_reader()
+        raise
+
+
+_DB_VALUE = {b"%d" % i: i for i in range(256)}
+
+
+def _parse_db(field: object, index: int) -> int:
+    if type(field) is not bytes or not field.isdigit() or not field.isascii():
+        raise RecordError(f"op {index} has a bad db field {field!r:.40}")
+    return int(field)
+
+
+def format_arg(arg: bytes) -> str:
+    """Quote one argument the way redis-cli does: printable ASCII as is, escapes otherwise."""
+    out = ['"']
+    for byte in arg:
+        ch = chr(byte)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif 32 <= byte < 127:
+            out.append(ch)
+        else:
+            out.append(f"\\x{byte:02x}")
+    out.append('"')
+    return "".join(out)
+
+
+def format_op(db: int, argv: Sequence[bytes]) -> str:
+    """``db=0 SET "k" "v"``: the command name bare, arguments quoted."""
+    if not argv:
+        return f"db={db}"
+    name = argv[0].decode("ascii", "backslashreplace")
+    return " ".join([f"db={db}", name, *(format_arg(a) for a in argv[1:])])

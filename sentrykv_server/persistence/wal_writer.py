@@ -1,0 +1,394 @@
+"""Appending frames to WAL segments: buffer on the hot path, one write per pass, fsync aside.
+
+Threads: everything except :meth:`WalWriter.sync` runs on the event-loop
+thread.  ``sync`` runs in an executor thread and may overlap ``write_buffered``
+and ``rotate``; the two share a small lock around the bookkeeping (sizes,
+``written_lsn``, the list of segments still to fsync), never around a syscall
+on the loop side's data.
+
+LSN watermarks, each <= the one before it:
+
+* ``last_lsn``: assigned by :meth:`append` (frame may still be in memory);
+* ``written_lsn``: handed to the kernel by :meth:`write_buffered` (survives kill -9);
+* ``durable_lsn``: covered by an fsync that returned (survives power loss).
+  ``sync`` itself advances it; the group-commit task also gets it as the return
+  value.  The caller may set it once at start-up (after recovery).
+
+Opening: the writer always starts a *fresh* segment at ``next_lsn``; it never
+appends to a file it did not create in this process, so a recovered (possibly
+truncated) segment is never written again.  The one exception: a last segment
+that already starts at ``next_lsn`` and holds no frame (a restart without
+writes) is replaced instead of colliding with it.
+
+Write failures never leave a torn frame in the middle of the log: frames are
+written with ``pwrite`` at the end of the last complete batch; if the write
+fails part-way the file is cut back there (``ftruncate``) and the batch stays
+buffered, so the retry rewrites it at the same offset.
+
+fsync failures: after a failed fsync, Linux may mark the dirty pages clean, so
+a later fsync "succeeds" without the data ever reaching the disk.  The writer
+therefore keeps the bytes written since the last successful fsync and writes
+them again before retrying.  If that retained data exceeded ``retain_limit``
+(only possible when fsync is rare, e.g. policy ``no``) it cannot, and ``sync``
+keeps failing with :class:`WalSyncLost` until the process restarts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from crc32c import crc32c
+
+from sentrykv_server.persistence.wal_format import (
+    HEADER_SIZE,
+    LEN_LSN,
+    MAX_FRAME_PAYLOAD,
+    U32,
+    WalFormatError,
+    encode_header,
+    list_segments,
+    segment_name,
+)
+
+DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_RETAIN_LIMIT = 64 * 1024 * 1024
+FSYNC_LOG_ENV = "SENTRYKV_FSYNC_LOG"
+
+
+class Faults(Protocol):
+    """Test hook; production passes None.
+
+    ``before_write`` may raise OSError, or return a byte count to make the
+    next ``pwrite`` short; ``before_fsync`` may raise OSError or sleep.
+    """
+
+    def before_write(self, nbytes: int) -> int | None: ...
+
+    def before_fsync(self) -> None: ...
+
+
+class WalSyncLost(OSError):
+    """An fsync failed and the unsynced data could not be rewritten: restart required."""
+
+
+@dataclass(eq=False)
+class _Segment:
+    fd: int
+    name: str
+    first_lsn: int
+    size: int  # bytes of complete frames (plus header) in the file
+    synced_size: int = 0
+    # (offset, bytes) written since the last successful fsync, contiguous from
+    # retained_from to size; see the module doc for why.
+    unsynced: list[tuple[int, bytes]] = field(default_factory=list)
+    retained_from: int = 0
+
+
+class WalWriter:
+    """Owns the segment files of one directory; see the module doc for the rules."""
+
+    def __init__(
+        self,
+        directory: str,
+        next_lsn: int,
+        segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
+        *,
+        faults: Faults | None = None,
+        retain_limit: int = DEFAULT_RETAIN_LIMIT,
+    ) -> None:
+        if next_lsn < 1:
+            raise ValueError("next_lsn starts at 1")
+        self.directory = os.path.abspath(directory)
+        self.segment_max_bytes = max(segment_max_bytes, HEADER_SIZE + 1)
+        self.faults = faults
+        self.retain_limit = retain_limit
+        # The group committer turns this off under policy "no" (nothing to protect).
+        self.retain_unsynced = True
+        self.last_lsn = next_lsn - 1
+        self.written_lsn = next_lsn - 1
+        self.durable_lsn = next_lsn - 1
+        self.bytes_written = 0
+        self.write_calls = 0
+        self.rotation_error: OSError | None = None
+        self._buf: list[bytes] = []
+        self._retired: list[_Segment] = []
+        self._dir_dirty = False
+        self._retained = 0
+        self._sync_lost = False
+        self._lock = threading.Lock()  # bookkeeping shared with sync()
+        self._sync_lock = threading.Lock()  # one sync at a time
+        self._fsync_log = os.environ.get(FSYNC_LOG_ENV) or None
+        self._closed = False
+        os.makedirs(self.directory, exist_ok=True)
+        self._dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        self._check_existing(next_lsn)
+        self._cur = self._create_segment(next_lsn)
+
+    # -- hot path (loop thread) ------------------------------------------------------------
+    def append(self, payload: bytes) -> int:
+        """Frame ``payload`` into the buffer under the next LSN and return the LSN."""
+        size = len(payload)
+        if size > MAX_FRAME_PAYLOAD:
+            raise WalFormatError(f"payload of {size} bytes exceeds {MAX_FRAME_PAYLOAD}")
+        self.last_lsn = lsn = self.last_lsn + 1
+        body = LEN_LSN.pack(size, lsn)
+        self._buf += (U32.pack(crc32c(payload, crc32c(body))), body, payload)
+        return lsn
+
+    def pending_bytes(self) -> int:
+        """Bytes framed but not yet handed to the kernel."""
+        return sum(map(len, self._buf))
+
+    def write_buffered(self) -> None:
+        """One ``pwrite`` (looping over short writes) of every buffered frame.
+
+        On OSError the segment is cut back to its last complete batch, the
+        frames stay buffered for the next call, and the error propagates.
+        """
+        if not self._buf:
+            return
+        if self._closed:
+            raise ValueError("WAL writer is closed")
+        data = b"".join(self._buf)
+        seg = self._cur
+        offset = seg.size
+        end_lsn = self.last_lsn
+        self._pwrite_all(seg.fd, data, offset)
+        self._buf = []
+        with self._lock:
+            seg.size = offset + len(data)
+            self.written_lsn = end_lsn
+            if self.retain_unsynced:
+                seg.unsynced.append((offset, data))
+                self._retained += len(data)
+                if self._retained > self.retain_limit:
+                    self._drop_retained()
+            else:
+                seg.retained_from = seg.size
+        self.bytes_written += len(data)
+        self.write_calls += 1
+        if seg.size >= self.segment_max_bytes:
+            self._rotate_after_write()
+
+    def _pwrite_all(self, fd: int, data: bytes, offset: int) -> None:
+        view = memoryview(data)
+        done = 0
+        faults = self.faults
+        try:
+            while done < len(data):
+                chunk = view[done:]
+                if faults is not None:
+                    limit = faults.before_write(len(chunk))
+                    if limit is not None:
+                        chunk = chunk[:limit]
+                n = os.pwrite(fd, chunk, offset + done)
+                if n == 0:
+                    raise OSError(errno.EIO, "pwrite wrote nothing")
+                done += n
+        except OSError:
+            if done:
+                # Cut the partial batch off so no torn frame is ever followed by
+                # later frames; if even this fails the retry overwrites it (same offset).
+                try:
+                    os.ftruncate(fd, offset)
+                except OSError:
+                    pass
+            raise
+        finally:
+            view.release()
+
+    # -- segments ---------------------------------------------------------------------------
+    def _check_existing(self, next_lsn: int) -> None:
+        for first, path in list_segments(self.directory):
+            if first < next_lsn:
+                continue
+            if first == next_lsn and os.path.getsize(path) <= HEADER_SIZE:
+                os.unlink(path)  # an empty segment left by a restart without writes
+                self._dir_dirty = True
+                continue
+            raise ValueError(
+                f"{path} already holds LSN {first} >= next_lsn {next_lsn}: "
+                "the writer must start after the recovered log"
+            )
+
+    def _create_segment(self, first_lsn: int) -> _Segment:
+        name = segment_name(first_lsn)
+        path = os.path.join(self.directory, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            self._pwrite_all(fd, encode_header(first_lsn), 0)
+        except OSError:
+            os.close(fd)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise
+        seg = _Segment(fd=fd, name=name, first_lsn=first_lsn, size=HEADER_SIZE)
+        with self._lock:
+            seg.unsynced.append((0, encode_header(first_lsn)))
+            self._retained += HEADER_SIZE
+        return seg
+
+    def rotate(self) -> None:
+        """Write what is buffered, then continue in a new segment starting at ``last_lsn + 1``.
+
+        Checkpoints use this so every segment older than the new one holds
+        only LSNs <= the snapshot and can be deleted whole.  A no-op when the
+        current segment holds no frame yet.
+        """
+        self._check_open()
+        self.write_buffered()
+        if self._cur.first_lsn == self.last_lsn + 1:
+            return
+        new = self._create_segment(self.last_lsn + 1)
+        with self._lock:
+            self._retired.append(self._cur)
+            self._cur = new
+            self._dir_dirty = True
+        self.rotation_error = None
+
+    def _rotate_after_write(self) -> None:
+        # A failed rotation is not a failed write: keep appending to the current
+        # segment (it just grows past the limit) and try again after the next write.
+        try:
+            self.rotate()
+        except OSError as exc:
+            self.rotation_error = exc
+
+    def segment_paths(self) -> list[str]:
+        """Paths of every segment in the directory, oldest first (including the open one)."""
+        return [path for _first, path in list_segments(self.directory)]
+
+    @property
+    def current_segment(self) -> str:
+        return os.path.join(self.directory, self._cur.name)
+
+    # -- durability (executor thread) -------------------------------------------------------
+    def sync(self) -> int:
+        """fdatasync every segment with unsynced data, then the directory; return the durable LSN.
+
+        The returned LSN is ``written_lsn`` as captured *before* the first
+        fsync, so everything it covers was in the kernel when the fsyncs began.
+        Segments are synced oldest first and the directory last, so a segment
+        file that survives a power cut never follows a shorter older one.
+        """
+        with self._sync_lock:
+            self._check_open()
+            if self._sync_lost:
+                raise WalSyncLost(
+                    errno.EIO,
+                    "an earlier fsync failed and the unsynced WAL data was no longer "
+                    "held in memory; restart the server (recovery will check the log)",
+                )
+            with self._lock:
+                lsn = self.written_lsn
+                todo = [(seg, seg.size) for seg in (*self._retired, self._cur)]
+                dir_dirty = self._dir_dirty
+                self._dir_dirty = False
+            synced: list[tuple[str, int]] = []
+            try:
+                for seg, size in todo:
+                    if seg.synced_size >= size:
+                        continue
+                    self._fsync(seg.fd)
+                    with self._lock:
+                        seg.synced_size = size
+                        k = 0
+                        for offset, data in seg.unsynced:
+                            if offset >= size:
+                                break
+                            self._retained -= len(data)
+                            k += 1
+                        del seg.unsynced[:k]
+                        seg.retained_from = max(seg.retained_from, size)
+                    synced.append((seg.name, size))
+                if dir_dirty:
+                    self._fsync(self._dir_fd)
+            except OSError:
+                with self._lock:
+                    if dir_dirty:
+                        self._dir_dirty = True
+                self._rewrite_unsynced(todo)
+                raise
+            with self._lock:
+                keep = []
+                for seg in self._retired:
+                    if seg.synced_size >= seg.size:
+                        os.close(seg.fd)
+                    else:
+                        keep.append(seg)
+                self._retired = keep
+                if lsn > self.durable_lsn:
+                    self.durable_lsn = lsn
+            self._log_fsync(synced)
+            return lsn
+
+    def _fsync(self, fd: int) -> None:
+        if self.faults is not None:
+            self.faults.before_fsync()
+        os.fdatasync(fd)
+
+    def _rewrite_unsynced(self, todo: list[tuple[_Segment, int]]) -> None:
+        """Re-dirty what the failed fsync may have dropped, so the retry really writes it."""
+        redo: list[tuple[int, list[tuple[int, bytes]]]] = []
+        with self._lock:
+            for seg, size in todo:
+                if seg.synced_size >= size:
+                    continue
+                if seg.retained_from > seg.synced_size:
+                    self._sync_lost = True  # retained data does not reach back far enough
+                    return
+                redo.append((seg.fd, list(seg.unsynced)))
+        for fd, chunks in redo:
+            for offset, data in chunks:
+                try:
+                    os.pwrite(fd, data, offset)
+                except OSError:
+                    pass  # the next fsync attempt fails and we come back here
+
+    def _drop_retained(self) -> None:
+        """Under the lock, when retained bytes exceed the limit: restart retention from here.
+
+        Until the next fsync of a segment covers its current end, a failing
+        fsync of that segment is then unrecoverable (see :class:`WalSyncLost`).
+        """
+        for seg in [*self._retired, self._cur]:
+            seg.unsynced.clear()
+            seg.retained_from = seg.size
+        self._retained = 0
+
+    def _log_fsync(self, synced: list[tuple[str, int]]) -> None:
+        """SENTRYKV_FSYNC_LOG: record what a power cut now could not take away.
+
+        Written only once the whole sync (directory included) has succeeded,
+        i.e. before anything it covers is acknowledged as durable.
+        """
+        if self._fsync_log is None or not synced:
+            return
+        with open(self._fsync_log, "a", encoding="ascii") as fh:
+            fh.write("".join(f"{name} {size}\n" for name, size in synced))
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("WAL writer is closed")
+
+    def close(self) -> None:
+        """Write what is buffered, fsync everything, close the files (even if that fails)."""
+        if self._closed:
+            return
+        try:
+            self.write_buffered()
+            self.sync()
+        finally:
+            with self._sync_lock, self._lock:
+                for seg in [*self._retired, self._cur]:
+                    os.close(seg.fd)
+                self._retired = []
+                os.close(self._dir_fd)
+                self._closed = True
