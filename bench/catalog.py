@@ -1,0 +1,3 @@
+"""Import every module that registers suites; add new suite modules here."""
+
+from bench import engine, throughput  # noqa: F401  (imported for their register() side effects)
