@@ -24,8 +24,10 @@ import errno
 import logging
 import os
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.persistence.fault_injection import from_environment
 from sentrykv_server.persistence.records import decode_ops, encode_ops
 
 if TYPE_CHECKING:
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sentrykv.persistence")
 
+
+# Ops whose effect is not limited to the keys they name.
+_WHOLE_DB_OPS = frozenset({b"FLUSHALL", b"FLUSHDB", b"SWAPDB", b"MOVE", b"COPY"})
 
 # A pass with more ops than this is cut into several frames (between commands).
 MAX_OPS_PER_FRAME = 4096
@@ -106,6 +111,9 @@ class Durability:
         self.detached = False
         # Ops of the current loop pass, framed together by write_pass().
         self.pending: list[tuple[int, list[bytes]]] = []
+        # Under appendfsync always: (lsn, ops) of frames not yet durable, so that while the
+        # disk fails, reads that did not observe those ops can still be answered.
+        self.frames: deque[tuple[int, list[tuple[int, list[bytes]]]]] = deque()
 
     # -- hot path --------------------------------------------------------------------------
     def append(self, ops: list[tuple[int, list[bytes]]]) -> int:
@@ -122,7 +130,9 @@ class Durability:
         if self.pending:
             ops = self.pending
             self.pending = []
-            self.writer.append(encode_ops(ops))
+            lsn = self.writer.append(encode_ops(ops))
+            if self.server.fsync_always:
+                self.frames.append((lsn, ops))
 
     @property
     def durable_lsn(self) -> int:
@@ -169,8 +179,27 @@ class Durability:
 
     # -- group commit callbacks ------------------------------------------------------------
     def _on_durable(self, lsn: int) -> None:
+        frames = self.frames
+        while frames and frames[0][0] <= lsn:
+            frames.popleft()
         if self.server.fsync_always and self.server.holding:
             self.server.release_held()
+
+    def read_barrier(self, db_index: int, argv: list[bytes]) -> int:
+        """The LSN a read must wait for while the disk fails (appendfsync always).
+
+        The newest not-yet-durable frame with an op that may have touched one of the
+        read's arguments (any op naming it, or a whole-database op) — or the durable
+        LSN when the read observed nothing that is not on disk.
+        """
+        keys = set(argv[1:])
+        for lsn, ops in reversed(self.frames):
+            for op_db, op in ops:
+                if op[0].upper() in _WHOLE_DB_OPS or (op_db == db_index and not keys.isdisjoint(op)):
+                    return lsn
+        if self.pending:
+            return self.writer.last_lsn + 1
+        return self.writer.durable_lsn
 
     def _on_sync_error(self, exc: BaseException | None) -> None:
         if exc is None:
@@ -286,7 +315,8 @@ class Durability:
         server.last_lsn = last_lsn
         if not enabled:
             return None
-        writer = WalWriter(directory, next_lsn=last_lsn + 1, segment_max_bytes=server.config.wal_segment_size)
+        writer = WalWriter(directory, next_lsn=last_lsn + 1, segment_max_bytes=server.config.wal_segment_size,
+                           faults=from_environment())
         writer.durable_lsn = last_lsn
         return cls(server, writer)
 
@@ -296,7 +326,8 @@ class Durability:
         from sentrykv_server.persistence.wal_writer import WalWriter
 
         directory = os.path.abspath(server.config.dir)
-        writer = WalWriter(directory, next_lsn=server.last_lsn + 1, segment_max_bytes=server.config.wal_segment_size)
+        writer = WalWriter(directory, next_lsn=server.last_lsn + 1, segment_max_bytes=server.config.wal_segment_size,
+                           faults=from_environment())
         writer.durable_lsn = server.last_lsn
         durability = cls(server, writer)
         durability.start()

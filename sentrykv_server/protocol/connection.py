@@ -33,6 +33,7 @@ log = logging.getLogger("sentrykv.client")
 _client_ids = itertools.count(1)
 _perf_ns = time.perf_counter_ns
 _INLINE_MAX = 64 * 1024
+_BYTES = itertools.repeat(bytes)
 
 # Commands a client may send while inside MULTI without being queued.
 _MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
@@ -46,9 +47,10 @@ _SUBSCRIBED_OK = frozenset(
 def _protocol_error_text(exc: Exception) -> str:
     """Redis's wording for what hiredis reports."""
     text = str(exc)
-    if "multi-bulk" in text:
+    low = text.lower()  # hiredis says "Bulk string length out of range"
+    if "multi-bulk" in low:
         return "Protocol error: invalid multibulk length"
-    if "bulk" in text:
+    if "bulk" in low:
         return "Protocol error: invalid bulk length"
     if "reply type byte" in text:
         got = text.split('"')[1] if '"' in text else "?"
@@ -82,6 +84,12 @@ class Client(asyncio.Protocol):
         self.last_seen = server.unixtime
         self.last_cmd: Command | None = None
         self.partial: list[bytes] = []
+        # The RESP reader holds part of a request.  hiredis consumes headers as it parses,
+        # so reader.has_data() is False mid-request; this flag is what tells a new chunk
+        # that starts with a non-'*' byte apart from an inline command.
+        self.resp_partial = False
+        # self.partial starts at a request boundary (framing.check_partial may walk it).
+        self.partial_aligned = False
         self.partial_size = 0
         self.next_scan = 0
         self.inline_buf = b""
@@ -153,12 +161,13 @@ class Client(asyncio.Protocol):
             return
         self.last_seen = self.server.unixtime
         reader = self.reader
-        if self.inline_buf or (not reader.has_data() and data[0] != 42):
+        if self.inline_buf or (not self.resp_partial and data[0] != 42):
             data = self._inline(self.inline_buf + data)
             if not data or self.closing:
                 self.server.schedule_flush(self)
                 return
         reader.feed(data)
+        self.resp_partial = True
         if self.blocked is not None:
             self._track_partial(data, False)
             return
@@ -170,16 +179,20 @@ class Client(asyncio.Protocol):
         execute = self.execute
         completed = False
         while self.blocked is None and not self.closing:
+            pending = reader.has_data()
             try:
                 request = reader.gets()
             except hiredis.ProtocolError as exc:
                 self.protocol_error(_protocol_error_text(exc))
                 break
             if request is False:
+                self.resp_partial = pending
                 break
             completed = True
             if type(request) is list and request:
-                if type(request[0]) is not bytes:
+                # Every element must be a bulk string: hiredis also accepts integers, nulls,
+                # nested arrays ... which would reach handlers (and the keyspace) otherwise.
+                if not all(map(isinstance, request, _BYTES)):
                     self._bad_request(request)
                     break
                 execute(request)
@@ -194,21 +207,28 @@ class Client(asyncio.Protocol):
 
     def _bad_request(self, request: list[Any]) -> None:
         bad = next((x for x in request if type(x) is not bytes), None)
-        kind = {int: ":", list: "*"}.get(type(bad), "?")
+        if bad is None:  # a null bulk ($-1) inside a request
+            self.protocol_error("Protocol error: invalid bulk length")
+            return
+        kind = {int: ":", list: "*", float: ",", bool: "#", dict: "%"}.get(type(bad), "?")
         self.protocol_error(f"Protocol error: expected '$', got '{kind}'")
 
     def _track_partial(self, data: bytes, completed: bool) -> None:
         """Bound what an incomplete request may make us buffer (see framing.check_partial)."""
-        if not self.reader.has_data():
+        if not self.resp_partial:
             if self.partial:
                 self.partial = []
                 self.partial_size = 0
             return
         if completed:
+            # The incomplete request starts somewhere inside data: count it, never parse it.
             self.partial = [data]
             self.partial_size = len(data)
             self.next_scan = 0
+            self.partial_aligned = False
             return
+        if not self.partial:
+            self.partial_aligned = True
         self.partial.append(data)
         self.partial_size += len(data)
         config = self.server.config
@@ -216,7 +236,7 @@ class Client(asyncio.Protocol):
             log.warning("closing client %s that reached max query buffer length", self.addr)
             self.close()
             return
-        if self.partial_size <= 65536 or self.partial_size >= self.next_scan:
+        if self.partial_aligned and (self.partial_size <= 65536 or self.partial_size >= self.next_scan):
             self.next_scan = max(2 * self.partial_size, 131072)
             joined = b"".join(self.partial)
             self.partial = [joined]
@@ -282,16 +302,19 @@ class Client(asyncio.Protocol):
         if (arity > 0 and n != arity) or n < -arity:
             self.reject(argv, f"ERR wrong number of arguments for '{cmd.name}' command")
             return
+        server = self.server
         if self.special or self.multi is not None or self.channels or self.patterns:
             self._execute_special(cmd, argv)
             return
-        server = self.server
         if cmd.is_write:
             if server.write_error is not None:
                 self.reject(argv, server.write_error)
                 return
             if server.cow_guard is not None:
                 server.cow_guard(self, argv)
+        elif server.write_error is not None and server.fsync_always:
+            self._read_during_disk_trouble(cmd, argv)
+            return
         # Same bookkeeping as call(), inlined: one function call less per request.
         start = _perf_ns()
         try:
@@ -362,6 +385,19 @@ class Client(asyncio.Protocol):
         if type(result) is CommandError:
             self.out += encode_error(result.message)
         else:
+            encode(self.out, result, self.resp3)
+
+    def _read_during_disk_trouble(self, cmd: Command, argv: list[bytes]) -> None:
+        """The log cannot be written: answer reads that observed nothing non-durable."""
+        server = self.server
+        result = self.call(cmd, argv)
+        if server.ops:  # lazy expiry of a key: its DEL is logged like any write
+            server.commit_ops(self)
+        barrier = server.aof.read_barrier(self.db.id, argv) if server.aof is not None else 0
+        self.wait_lsn = barrier if not self.out else max(self.wait_lsn, barrier)
+        if type(result) is CommandError:
+            self.out += encode_error(result.message)
+        elif result is not NO_REPLY:
             encode(self.out, result, self.resp3)
 
     def refresh(self) -> None:

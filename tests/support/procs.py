@@ -84,7 +84,8 @@ class ServerProcess:
         return self
 
     def client(self, **kw: object) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=30, **kw)  # type: ignore[arg-type]
+        kw.setdefault("socket_timeout", 30)
+        return redis.Redis(port=self.port, **kw)  # type: ignore[arg-type]
 
     def log_text(self) -> str:
         try:
