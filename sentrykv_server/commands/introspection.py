@@ -90,10 +90,14 @@ def command_docs(cmd: Command) -> dict[bytes, Any]:
 
 
 def _to_reply(value: Any) -> Any:
+    """JSON specs back to Redis's reply types; flag lists are sets of status replies."""
     if isinstance(value, str):
         return value.encode()
     if isinstance(value, dict):
-        return {k.encode(): _to_reply(v) for k, v in value.items()}
+        return {
+            k.encode(): SetReply([str(f) for f in v]) if k in ("flags", "doc_flags") else _to_reply(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_to_reply(v) for v in value]
     return value

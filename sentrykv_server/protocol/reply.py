@@ -96,6 +96,8 @@ def _format_double(value: float) -> bytes:
         return b"inf"
     if value == float("-inf"):
         return b"-inf"
+    if value == 0.0:  # %.17g keeps the sign of zero (a skiplist zset can hold -0)
+        return b"-0" if str(value)[0] == "-" else b"0"
     if value == int(value) and abs(value) < 1e17:
         return b"%d" % int(value)
     return b"%.17g" % value
