@@ -87,6 +87,7 @@ class GroupCommitter:
         self._in_flight = False
         self._stopping = False
         self._last_sync = 0.0
+        self.coalesce_passes = 4
         writer.retain_unsynced = self.policy != "no"
 
     # -- control (loop thread) --------------------------------------------------------------
@@ -182,6 +183,14 @@ class GroupCommitter:
                 and time.monotonic() < self._last_sync + self.interval
             ):
                 continue  # woken early by a policy change: keep the one-second rhythm
+            if self.policy == "always" and not backoff:
+                # Let requests that are already on their way join this fsync: yield
+                # to the loop while each pass still adds frames (a few passes at most).
+                for _ in range(self.coalesce_passes):
+                    before = self.writer.last_lsn
+                    await asyncio.sleep(0)
+                    if self.writer.last_lsn == before:
+                        break
             if await self._sync_once():
                 backoff = 0.0
             else:
