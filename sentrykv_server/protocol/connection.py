@@ -21,7 +21,7 @@ import hiredis
 
 from sentrykv_server.commands.errors import NOAUTH, CommandError
 from sentrykv_server.commands.registry import LOOKUP, Command, lookup
-from sentrykv_server.protocol.framing import check_partial
+from sentrykv_server.protocol.framing import check_partial, find_inline_start
 from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
 from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
 
@@ -93,6 +93,7 @@ class Client(asyncio.Protocol):
         self.partial_size = 0
         self.next_scan = 0
         self.inline_buf = b""
+        self.fed_at_boundary: bytes | None = None
         # Durability: the LSN the pending replies depend on, and replies waiting for fsync.
         self.wait_lsn = 0
         self.held: deque[tuple[int, bytes]] = deque()
@@ -166,6 +167,9 @@ class Client(asyncio.Protocol):
             if not data or self.closing:
                 self.server.schedule_flush(self)
                 return
+        # A chunk fed at a request boundary is remembered, so that an inline command
+        # following RESP requests in the same packet can be found again (see below).
+        self.fed_at_boundary = None if self.resp_partial else data
         reader.feed(data)
         self.resp_partial = True
         if self.blocked is not None:
@@ -183,6 +187,9 @@ class Client(asyncio.Protocol):
             try:
                 request = reader.gets()
             except hiredis.ProtocolError as exc:
+                if self._switch_to_inline():
+                    reader = self.reader
+                    continue
                 self.protocol_error(_protocol_error_text(exc))
                 break
             if request is False:
@@ -204,6 +211,31 @@ class Client(asyncio.Protocol):
         if data is not None and not self.closing:
             self._track_partial(data, completed)
         self.server.schedule_flush(self)
+
+    def _switch_to_inline(self) -> bool:
+        """RESP requests followed by an inline command in one packet (redis-benchmark -a does it).
+
+        hiredis stops at the inline line's first byte; walk the chunk's complete
+        RESP requests (already executed) to find where it starts, then carry on
+        with a fresh reader.  False when it was a real protocol error.
+        """
+        chunk = self.fed_at_boundary
+        if chunk is None:
+            return False
+        offset = find_inline_start(chunk)
+        if offset is None:
+            return False
+        self.reader = hiredis.Reader()
+        self.resp_partial = False
+        self.partial = []
+        self.partial_size = 0
+        self.fed_at_boundary = None
+        rest = self._inline(chunk[offset:])
+        if rest and not self.closing:
+            self.fed_at_boundary = rest
+            self.reader.feed(rest)
+            self.resp_partial = True
+        return True
 
     def _bad_request(self, request: list[Any]) -> None:
         bad = next((x for x in request if type(x) is not bytes), None)

@@ -56,3 +56,36 @@ def check_partial(buf: bytes, max_bulk: int) -> str | None:
                 return "Protocol error: invalid bulk length"
             pos = nxt + size + 2
     return None
+
+
+def find_inline_start(buf: bytes) -> int | None:
+    """Offset of the first request in ``buf`` that is not RESP, after complete RESP requests.
+
+    None when the RESP part itself is malformed or incomplete (a real protocol error).
+    """
+    pos, n = 0, len(buf)
+    while pos < n:
+        if buf[pos] != 42:
+            return pos
+        line, nxt = _read_line(buf, pos + 1)
+        if line is None:
+            return None
+        try:
+            count = int(line)
+        except ValueError:
+            return None
+        pos = nxt
+        for _ in range(max(count, 0)):
+            if pos >= n or buf[pos] != 36:
+                return None
+            line, nxt = _read_line(buf, pos + 1)
+            if line is None:
+                return None
+            try:
+                size = int(line)
+            except ValueError:
+                return None
+            pos = nxt + size + 2
+            if pos > n:
+                return None
+    return None
