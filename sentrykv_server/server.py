@@ -110,6 +110,7 @@ class Server:
         # Set by a running checkpoint: called before every write command with its argv so
         # containers about to be mutated in place are preserved first (see persistence/).
         self.cow_guard: Any = None
+        self.metrics: Any = None  # sentrykv_server.metrics.Metrics with --metrics-port
         self.run_id = os.urandom(20).hex()
         self.port = config.port
         self._install_config_hooks()
@@ -294,7 +295,17 @@ class Server:
         return self.exit_code
 
     def _start_extras(self) -> None:
-        """Checkpoints, metrics and TLS plug in here when their modules are present."""
+        """The Prometheus endpoint and the checkpointer."""
+        if self.config.metrics_port:
+            from sentrykv_server.metrics import Metrics
+
+            self.metrics = Metrics(self)
+            try:
+                self.metrics.start(self.config.bind.split()[0].lstrip("-"), self.config.metrics_port)
+            except OSError as exc:
+                log.critical("Could not start the metrics endpoint on port %d: %s",
+                             self.config.metrics_port, exc.strerror)
+                raise SystemExit(1) from None
         try:
             from sentrykv_server.persistence.checkpoint import Checkpointer
         except ImportError:
@@ -333,9 +344,30 @@ class Server:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if config.port == 0:
                     self.port = sock.getsockname()[1]
-        tls = getattr(self, "start_tls_listener", None)
-        if tls is not None:
-            await tls()
+        if config.tls_port:
+            await self._listen_tls(hosts)
+
+    async def _listen_tls(self, hosts: list[str]) -> None:
+        """The TLS port, next to (not instead of) the plain one, as in Redis."""
+        from sentrykv_server.protocol.connection import Client
+        from sentrykv_server.tls import server_context
+
+        assert self.loop is not None
+        try:
+            ctx = server_context(self.config)
+        except ConfigError as exc:
+            log.critical("TLS configuration error: %s", exc.reason)
+            raise SystemExit(1) from None
+        for host in hosts:
+            try:
+                srv = await self.loop.create_server(
+                    lambda: Client(self), host.lstrip("-"), self.config.tls_port, ssl=ctx,
+                    backlog=self.config.tcp_backlog, reuse_address=True,
+                )
+            except OSError as exc:
+                log.critical("Could not create TLS listening socket %s:%s: %s", host, self.config.tls_port, exc.strerror)
+                raise SystemExit(1) from None
+            self.listeners.append(srv)
 
     def _banner(self, directory: str) -> None:
         loop_name = type(self.loop).__module__.split(".")[0]

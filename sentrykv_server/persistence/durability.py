@@ -114,6 +114,8 @@ class Durability:
         # Under appendfsync always: (lsn, ops) of frames not yet durable, so that while the
         # disk fails, reads that did not observe those ops can still be answered.
         self.frames: deque[tuple[int, list[tuple[int, list[bytes]]]]] = deque()
+        # Group-commit batch size in write commands (ops) per fsync, under always.
+        self.batch_last = self.batch_max = self.batch_total = self.batch_syncs = 0
 
     # -- hot path --------------------------------------------------------------------------
     def append(self, ops: list[tuple[int, list[bytes]]]) -> int:
@@ -180,8 +182,18 @@ class Durability:
     # -- group commit callbacks ------------------------------------------------------------
     def _on_durable(self, lsn: int) -> None:
         frames = self.frames
+        commands = 0
         while frames and frames[0][0] <= lsn:
-            frames.popleft()
+            commands += len(frames.popleft()[1])
+        if self.server.fsync_always:
+            self.batch_last = commands
+            self.batch_max = max(self.batch_max, commands)
+            self.batch_total += commands
+            self.batch_syncs += 1
+        metrics = self.server.metrics
+        if metrics is not None:
+            stats = self.committer.stats
+            metrics.observe_fsync(stats.fsync_last_us / 1e6, commands if self.server.fsync_always else None)
         if self.server.fsync_always and self.server.holding:
             self.server.release_held()
 
@@ -251,6 +263,7 @@ class Durability:
 
     def reset_stats(self) -> None:
         self.committer.reset_stats()
+        self.batch_last = self.batch_max = self.batch_total = self.batch_syncs = 0
 
     def info_fields(self) -> list[tuple[str, Any]]:
         writer = self.writer
@@ -268,6 +281,12 @@ class Durability:
             ("wal_pending_bytes", writer.pending_bytes() if hasattr(writer, "pending_bytes") else 0),
         ]
         fields += list(stats.items())
+        avg = self.batch_total / self.batch_syncs if self.batch_syncs else 0.0
+        fields += [
+            ("wal_commands_per_fsync_last", self.batch_last),
+            ("wal_commands_per_fsync_avg", f"{avg:.2f}"),
+            ("wal_commands_per_fsync_max", self.batch_max),
+        ]
         return fields
 
     # -- construction ----------------------------------------------------------------------

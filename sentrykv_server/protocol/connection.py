@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import hiredis
 
 from sentrykv_server.commands.errors import NOAUTH, CommandError
-from sentrykv_server.commands.registry import LOOKUP, Command, lookup
+from sentrykv_server.commands.registry import LOOKUP, NO_MULTI, Command, lookup
 from sentrykv_server.protocol.framing import check_partial, find_inline_start
 from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
 from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
@@ -108,6 +108,7 @@ class Client(asyncio.Protocol):
         # Pub/Sub.
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()
+        self.shard_channels: set[bytes] = set()
         # Blocking commands: set while waiting for a key; requests stay unparsed meanwhile.
         self.blocked: Any = None
         self.reply_mode = "on"  # CLIENT REPLY on|off|skip
@@ -160,7 +161,9 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
-        self.last_seen = self.server.unixtime
+        server = self.server
+        self.last_seen = server.unixtime
+        server.stats.net_input_bytes += len(data)
         reader = self.reader
         if self.inline_buf or (not self.resp_partial and data[0] != 42):
             data = self._inline(self.inline_buf + data)
@@ -237,6 +240,16 @@ class Client(asyncio.Protocol):
             self.resp_partial = True
         return True
 
+    def resume(self) -> None:
+        """Continue with the requests that arrived while the client was blocked."""
+        if self.blocked is not None or self.closing:
+            return
+        if self.inline_buf:
+            rest = self._inline(self.inline_buf)
+            if rest:
+                self.reader.feed(rest)
+        self.process_input()
+
     def _bad_request(self, request: list[Any]) -> None:
         bad = next((x for x in request if type(x) is not bytes), None)
         if bad is None:  # a null bulk ($-1) inside a request
@@ -279,6 +292,10 @@ class Client(asyncio.Protocol):
     def _inline(self, buf: bytes) -> bytes:
         """Run inline lines at the head of ``buf``; return what remains for the RESP reader."""
         while buf and not self.closing:
+            if self.blocked is not None:
+                # Keep the rest for when the client is unblocked (see resume()).
+                self.inline_buf = buf
+                return b""
             if buf[0] == 42:
                 self.inline_buf = b""
                 return buf
@@ -299,10 +316,6 @@ class Client(asyncio.Protocol):
                 return b""
             if argv:
                 self.execute(argv)
-            if self.blocked is not None:
-                # Keep the rest for when the client is unblocked.
-                self.inline_buf = buf
-                return b""
         self.inline_buf = b""
         return b""
 
@@ -368,6 +381,8 @@ class Client(asyncio.Protocol):
             server.commit_ops(self)
         if server.fsync_always:
             self.wait_lsn = server.last_lsn
+        if server.blocking.ready:  # the command fed keys that blocked clients wait on
+            server.blocking.serve_ready()
         t = type(result)
         if t is bytes:
             out = self.out
@@ -382,31 +397,44 @@ class Client(asyncio.Protocol):
             encode(self.out, result, self.resp3)
 
     def _execute_special(self, cmd: Command, argv: list[bytes]) -> None:
-        """The unusual cases: AUTH pending, MULTI queuing, RESP2 subscribed mode, CLIENT REPLY."""
+        """The unusual cases: AUTH pending, MULTI queuing, RESP2 subscribed mode, CLIENT REPLY.
+
+        Checks run in Redis's processCommand order; a command is queued only once
+        every check passed (a rejected one makes EXEC answer EXECABORT).
+        """
         server = self.server
         if not self.authenticated and not cmd.no_auth:
             self.reject(argv, NOAUTH)
             return
-        if self.multi is not None and cmd.name not in _MULTI_IMMEDIATE:
-            self.multi.append((cmd, argv))
-            if self.reply_mode == "on":
-                self.out += QUEUED_BYTES
+        if self.multi is not None and NO_MULTI in cmd.flags:
+            self.reject(argv, "ERR Command not allowed inside a transaction")
             return
-        if (self.channels or self.patterns) and not self.resp3 and cmd.name not in _SUBSCRIBED_OK:
+        if cmd.is_write and server.write_error is not None:
+            self.reject(argv, server.write_error)
+            return
+        if (
+            (self.channels or self.patterns or self.shard_channels)
+            and not self.resp3
+            and cmd.name not in _SUBSCRIBED_OK
+        ):
             self.reject(
                 argv,
                 f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                 "PING / QUIT / RESET are allowed in this context",
             )
             return
-        if cmd.is_write and server.write_error is not None:
-            self.reject(argv, server.write_error)
+        if self.multi is not None and cmd.name not in _MULTI_IMMEDIATE:
+            self.multi.append((cmd, argv))
+            if self.reply_mode == "on":
+                self.out += QUEUED_BYTES
             return
         result = self.call(cmd, argv)
         if server.ops:
             server.commit_ops(self)
         if server.fsync_always:
             self.wait_lsn = server.last_lsn
+        if server.blocking.ready:
+            server.blocking.serve_ready()
         if result is NO_REPLY:
             return
         if self.reply_mode != "on":
@@ -434,7 +462,7 @@ class Client(asyncio.Protocol):
 
     def refresh(self) -> None:
         """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
-        self.special = not self.authenticated or self.reply_mode != "on"
+        self.special = not self.authenticated or self.reply_mode != "on" or bool(self.shard_channels)
 
     def _internal_error(self, cmd: Command, argv: list[bytes], exc: Exception) -> CommandError:
         log.error("error executing %r", argv[:2], exc_info=exc)
@@ -468,6 +496,10 @@ class Client(asyncio.Protocol):
         """An error detected before running the command (flags a MULTI as EXECABORT)."""
         if self.multi is not None:
             self.multi_error = True
+        if len(argv[0]) == 4 and argv[0].lower() == b"exec":
+            from sentrykv_server.commands.transactions import abort_exec
+
+            message = abort_exec(self, message)
         self.server.stats.rejected_calls += 1
         if self.reply_mode == "on":
             self.out += encode_error(message)
@@ -507,8 +539,12 @@ class Client(asyncio.Protocol):
                     self._update_reading()
             elif not transport.is_closing():
                 transport.write(data)
+                self.server.stats.net_output_bytes += len(data)
                 if self.server.output_limit_exceeded(self, transport.get_write_buffer_size()):
-                    self.close()
+                    # abort(), not close(): close() would keep the unsent buffer in memory
+                    # until a peer that does not read drains it, i.e. forever.
+                    self.closing = True
+                    transport.abort()
                     return
         if self.close_after_reply and not self.held:
             self.close()
@@ -523,7 +559,9 @@ class Client(asyncio.Protocol):
             self.held_bytes -= len(data)
             chunks.append(data)
         if chunks and transport is not None and not transport.is_closing():
-            transport.write(b"".join(chunks))
+            data = b"".join(chunks)
+            transport.write(data)
+            self.server.stats.net_output_bytes += len(data)
         if self.read_paused:
             self._update_reading()
         if not held and self.close_after_reply:
@@ -546,7 +584,7 @@ class Client(asyncio.Protocol):
             flags += "x"
         if self.blocked is not None:
             flags += "b"
-        if self.channels or self.patterns:
+        if self.channels or self.patterns or self.shard_channels:
             flags += "P"
         if self.monitor:
             flags += "O"
