@@ -4,8 +4,8 @@ A :class:`Database` is two dicts, like Redis's ``db->dict`` and ``db->expires``:
 ``data`` maps key -> value and ``expires`` maps key -> absolute expiry in
 milliseconds.  Values are typed by their Python class:
 
-    bytes -> string,  dict -> hash,  QuickList (deque) -> list,
-    set -> set,       ZSet -> sorted set
+    bytes -> string,  Hash (dict) -> hash,  QuickList (deque) -> list,
+    RedisSet (set) -> set,  ZSet -> sorted set     (see store/types.py)
 
 All access happens on the event loop thread, so there are no locks.  Expiry is
 lazy (checked on every lookup through :meth:`Database.lookup`) plus an active
@@ -138,9 +138,10 @@ class Database:
     def clear(self) -> int:
         """FLUSHDB: drop everything; returns how many keys were removed."""
         removed = len(self.data)
+        before = self.data
         self.data = {}
         self.expires = {}
-        self.keyspace.flushed(self)
+        self.keyspace.flushed(self, before)
         return removed
 
     def live_keys(self) -> Iterator[bytes]:
@@ -197,12 +198,16 @@ class Keyspace:
                 for client in clients:
                     client.watch_dirty = True
 
-    def flushed(self, db: Database) -> None:
-        """A whole database changed (FLUSHDB/FLUSHALL/SWAPDB): every WATCH on it breaks."""
+    def flushed(self, db: Database, before: dict[bytes, Any] | None = None) -> None:
+        """A whole database changed (FLUSHDB/FLUSHALL/SWAPDB): WATCHes on it break.
+
+        Like Redis's touchAllWatchedKeysInDb, only a watched key that existed
+        before (``before``, the replaced dict) or exists now counts as changed.
+        """
         self.dirty += 1
         if self.watchers:
-            for (index, _key), clients in self.watchers.items():
-                if index == db.id:
+            for (index, key), clients in self.watchers.items():
+                if index == db.id and (before is None or key in before or key in db.data):
                     for client in clients:
                         client.watch_dirty = True
         if self.on_flush is not None:
@@ -219,8 +224,8 @@ class Keyspace:
         da.data, db_.data = db_.data, da.data
         da.expires, db_.expires = db_.expires, da.expires
         self.rebuild_expiry_heap()
-        self.flushed(da)
-        self.flushed(db_)
+        self.flushed(da, db_.data)
+        self.flushed(db_, da.data)
         # Keys that now exist in either db may satisfy clients blocked there.
         if self.key_ready_hook is not None:
             for d in (da, db_):
