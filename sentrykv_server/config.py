@@ -104,6 +104,8 @@ class Directive:
 
 
 _BIG = (1 << 63) - 1
+_INT_MAX = (1 << 31) - 1  # Redis declares these as C int / unsigned int configs
+_UINT_MAX = (1 << 32) - 1
 
 DIRECTIVES: dict[str, Directive] = {
     d.name: d
@@ -112,8 +114,8 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("port", "int", "6379", mutable=False, minimum=0, maximum=65535),
         Directive("dir", "path", "./data", protected=True),
         Directive("requirepass", "string", "", sensitive=True),
-        Directive("maxclients", "int", "10000", minimum=1, maximum=_BIG),
-        Directive("timeout", "int", "0", minimum=0, maximum=_BIG),
+        Directive("maxclients", "int", "10000", minimum=1, maximum=_UINT_MAX),
+        Directive("timeout", "int", "0", minimum=0, maximum=_INT_MAX),
         Directive("databases", "int", "16", mutable=False, minimum=1, maximum=1 << 31),
         Directive("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
         Directive("logfile", "path", "", mutable=False, protected=True),
@@ -136,13 +138,13 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("save", "string", ""),
         Directive("daemonize", "bool", "no", mutable=False),
         Directive("protected-mode", "bool", "no"),
-        Directive("tcp-keepalive", "int", "300", minimum=0, maximum=_BIG),
+        Directive("tcp-keepalive", "int", "300", minimum=0, maximum=_INT_MAX),
         Directive("tcp-backlog", "int", "511", mutable=False, minimum=0, maximum=_BIG),
         # SentryKV's own persistence directives.
         Directive("wal-segment-size", "int", "64mb", minimum=4096, maximum=_BIG, memory=True),
         Directive("wal-max-pending", "int", "256mb", minimum=1024 * 1024, maximum=_BIG, memory=True),
         Directive("checkpoint-interval-ms", "int", "0", minimum=0, maximum=_BIG),
-        Directive("auto-aof-rewrite-percentage", "int", "100", minimum=0, maximum=_BIG),
+        Directive("auto-aof-rewrite-percentage", "int", "100", minimum=0, maximum=_INT_MAX),
         Directive("auto-aof-rewrite-min-size", "int", "64mb", minimum=0, maximum=_BIG, memory=True),
         Directive("shutdown-checkpoint", "bool", "no"),
         Directive("tls-port", "int", "0", mutable=False, minimum=0, maximum=65535),

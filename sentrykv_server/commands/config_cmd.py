@@ -17,7 +17,7 @@ _HELP = [
     "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
     "RESETSTAT", "    Reset statistics reported by the INFO command.",
     "REWRITE", "    Rewrite the configuration file.",
-    "HELP", "    Print this help.",
+    "HELP", "    Prints this help.",
 ]
 
 
@@ -31,12 +31,17 @@ def config_cmd(c: Client, argv: list[bytes]) -> Any:
             raise CommandError("ERR wrong number of arguments for 'config|get' command")
         result: dict[bytes, bytes] = {}
         for pattern in argv[2:]:
-            for name, value in config.matching(pattern.decode("utf-8", "replace")):
-                result[name.encode()] = value.encode()
+            text = pattern.decode("utf-8", "replace")
+            exact = not any(ch in text for ch in "*?[")
+            for name, value in config.matching(text):
+                # An exact name is echoed as the client spelled it (CONFIG GET MAXCLIENTS).
+                result[pattern if exact else name.encode()] = value.encode()
         return result
     if sub == b"set":
-        if len(argv) < 4 or len(argv) % 2:
+        if len(argv) < 4:
             raise CommandError("ERR wrong number of arguments for 'config|set' command")
+        if len(argv) % 2:
+            raise CommandError("ERR syntax error")
         pairs = [(argv[i].decode("utf-8", "replace"), argv[i + 1].decode("utf-8", "surrogateescape"))
                  for i in range(2, len(argv), 2)]
         try:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server import REDIS_COMPAT_VERSION
 from sentrykv_server.commands.errors import (
-    DB_INDEX,
     WRONGPASS,
     CommandError,
     parse_int,
@@ -27,7 +26,7 @@ def ping_cmd(c: Client, argv: list[bytes]) -> Any:
     """Ping the server."""
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
-    if (c.channels or c.patterns) and not c.resp3:
+    if (c.channels or c.patterns or c.shard_channels) and not c.resp3:
         return [b"pong", argv[1] if len(argv) == 2 else b""]
     return argv[1] if len(argv) == 2 else "PONG"
 
@@ -40,8 +39,9 @@ def echo_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("quit", -1, "no_auth fast allow_busy", group="connection")
 def quit_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Close the connection after replying."""
+    """Close the connection after replying; requests pipelined after QUIT are not run."""
     c.close_after_reply = True
+    c.closing = True  # stops the parse loop, as Redis's CLIENT_CLOSE_AFTER_REPLY does
     return "OK"
 
 
@@ -123,7 +123,7 @@ def hello_cmd(c: Client, argv: list[bytes]) -> Any:
     if not c.authenticated:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
             "select the RESP protocol version at the same time"
         )
     if name is not None:
@@ -137,13 +137,9 @@ def hello_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("select", 2, "loading stale fast", group="connection")
 def select_cmd(c: Client, argv: list[bytes]) -> Any:
     """Change the selected database."""
-    try:
-        index = parse_int(argv[1])
-    except CommandError:
-        raise CommandError("ERR value is not an integer or out of range") from None
-    if not 0 <= index < len(c.server.keyspace.dbs):
-        raise CommandError(DB_INDEX)
-    c.select(index)
+    from sentrykv_server.commands.keys import db_index
+
+    c.select(db_index(c, argv[1]))
     return "OK"
 
 
@@ -192,7 +188,7 @@ _CLIENT_HELP = [
     "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set library name or version of the current connection.",
     "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
     "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-    "HELP", "    Print this help.",
+    "HELP", "    Prints this help.",
 ]
 
 
@@ -201,10 +197,14 @@ def _validate_name(name: bytes) -> None:
         raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
 
 
-def client_line(c: Client, now: float) -> str:
-    """One line of CLIENT LIST in Redis's field order."""
+def client_line(c: Client, now: float, running: str | None = None) -> str:
+    """One line of CLIENT LIST in Redis's field order.
+
+    ``running`` is the command the caller is executing right now (``client|list``): Redis
+    shows it for the caller, whose ``last_cmd`` is still the previous command here.
+    """
     multi = len(c.multi) if c.multi is not None else -1
-    cmd = c.last_cmd.full_name if c.last_cmd is not None else "NULL"
+    cmd = running or (c.last_cmd.full_name if c.last_cmd is not None else "NULL")
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=0 name={c.name.decode('utf-8', 'replace')} "
         f"age={int(now - c.created)} idle={max(0, c.server.unixtime - c.last_seen)} flags={c.flags_text} "
@@ -232,7 +232,7 @@ def client_cmd(c: Client, argv: list[bytes]) -> Any:
         c.name = argv[2]
         return "OK"
     if sub == b"info" and n == 2:
-        return Verbatim((client_line(c, time.time()) + "\n").encode())
+        return Verbatim((client_line(c, time.time(), "client|info") + "\n").encode())
     if sub == b"list":
         return _client_list(c, argv)
     if sub == b"kill" and n >= 3:
@@ -277,11 +277,29 @@ def client_cmd(c: Client, argv: list[bytes]) -> Any:
             return 0
         server.blocking.unblock(target, error=how == b"error")
         return 1
-    if sub == b"pause" or sub == b"unpause":
+    if sub == b"pause" and n in (3, 4):
+        # Validated like Redis; pausing itself is not implemented (commands keep running).
+        timeout = parse_int(argv[2], "ERR timeout is not an integer or out of range")
+        if timeout < 0:
+            raise CommandError("ERR timeout is negative")
+        if n == 4 and argv[3].lower() not in (b"write", b"all"):
+            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
         return "OK"
+    if sub == b"unpause" and n == 2:
+        return "OK"
+    if sub == b"getredir" and n == 2:
+        return -1  # no tracking, so no redirection
+    if sub == b"trackinginfo" and n == 2:
+        return {b"flags": [b"off"], b"redirect": -1, b"prefixes": []}
+    if sub == b"caching" and n == 3:
+        raise CommandError(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN "
+            "or OPTOUT mode enabled"
+        )
     if sub == b"tracking":
         raise CommandError("ERR CLIENT TRACKING is not supported by SentryKV")
-    if sub in (b"id", b"getname", b"setname", b"info", b"setinfo", b"no-evict", b"reply", b"unblock", b"kill", b"help"):
+    if sub in (b"id", b"getname", b"setname", b"info", b"setinfo", b"no-evict", b"reply", b"unblock", b"kill",
+               b"help", b"pause", b"unpause", b"getredir", b"trackinginfo", b"caching", b"no-touch"):
         raise CommandError(f"ERR wrong number of arguments for 'client|{sub.decode()}' command")
     raise unknown_subcommand(argv[1], "CLIENT")
 
@@ -314,7 +332,8 @@ def _client_list(c: Client, argv: list[bytes]) -> Any:
         else:
             raise syntax_error()
     now = time.time()
-    text = "".join(client_line(x, now) + "\n" for x in sorted(clients, key=lambda x: x.id))
+    text = "".join(client_line(x, now, "client|list" if x is c else None) + "\n"
+                   for x in sorted(clients, key=lambda x: x.id))
     return Verbatim(text.encode())
 
 
@@ -372,6 +391,7 @@ def _client_kill(c: Client, argv: list[bytes]) -> Any:
             continue
         if other is c:
             c.close_after_reply = True
+            c.closing = True
         else:
             other.close()
         killed += 1

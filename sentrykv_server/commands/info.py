@@ -8,6 +8,7 @@ persistence layer and the checkpointer contribute their own fields through
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import resource
@@ -58,6 +59,8 @@ def section_server(s: Server) -> Fields:
         ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
         ("monotonic_clock", "POSIX clock_gettime"),
         ("multiplexing_api", "epoll" if type(s.loop).__module__.startswith("uvloop") else "asyncio"),
+        ("atomicvar_api", "c11-builtin"),
+        ("gcc_version", "0.0.0"),
         ("event_loop", type(s.loop).__module__.split(".")[0]),
         ("python_version", platform.python_version()),
         ("process_id", os.getpid()),
@@ -96,6 +99,9 @@ def section_memory(s: Server) -> Fields:
     rss = rss_bytes()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     maxmemory = int(s.config.get("maxmemory"))
+    system = _total_system_memory()
+    # Redis's field set (monitoring tools expect every name); Python has no allocator
+    # breakdown, so the process RSS stands in for "used" and the split fields are 0.
     return [
         ("used_memory", rss),
         ("used_memory_human", _human(rss)),
@@ -103,14 +109,60 @@ def section_memory(s: Server) -> Fields:
         ("used_memory_rss_human", _human(rss)),
         ("used_memory_peak", peak),
         ("used_memory_peak_human", _human(peak)),
+        ("used_memory_peak_perc", f"{100.0 * rss / peak if peak else 100.0:.2f}%"),
+        ("used_memory_overhead", 0),
+        ("used_memory_startup", 0),
+        ("used_memory_dataset", rss),
+        ("used_memory_dataset_perc", "100.00%"),
         ("used_memory_estimate_method", "process_rss"),
+        ("allocator_allocated", rss),
+        ("allocator_active", rss),
+        ("allocator_resident", rss),
+        ("total_system_memory", system),
+        ("total_system_memory_human", _human(system)),
+        ("used_memory_lua", 0),
+        ("used_memory_vm_eval", 0),
+        ("used_memory_lua_human", "0B"),
+        ("used_memory_scripts_eval", 0),
+        ("number_of_cached_scripts", 0),
+        ("number_of_functions", 0),
+        ("number_of_libraries", 0),
+        ("used_memory_vm_functions", 0),
+        ("used_memory_vm_total", 0),
+        ("used_memory_vm_total_human", "0B"),
+        ("used_memory_functions", 0),
+        ("used_memory_scripts", 0),
+        ("used_memory_scripts_human", "0B"),
         ("maxmemory", maxmemory),
         ("maxmemory_human", _human(maxmemory)),
         ("maxmemory_policy", s.config.get("maxmemory-policy")),
+        ("allocator_frag_ratio", "1.00"),
+        ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", "1.00"),
+        ("allocator_rss_bytes", 0),
+        ("rss_overhead_ratio", "1.00"),
+        ("rss_overhead_bytes", 0),
         ("mem_fragmentation_ratio", "1.00"),
+        ("mem_fragmentation_bytes", 0),
+        ("mem_not_counted_for_evict", 0),
+        ("mem_replication_backlog", 0),
+        ("mem_total_replication_buffers", 0),
+        ("mem_clients_slaves", 0),
+        ("mem_clients_normal", sum(len(c.out) + c.held_bytes for c in s.clients.values())),
+        ("mem_cluster_links", 0),
+        ("mem_aof_buffer", 0),
         ("mem_allocator", "pymalloc"),
+        ("active_defrag_running", 0),
         ("lazyfree_pending_objects", 0),
+        ("lazyfreed_objects", 0),
     ]
+
+
+def _total_system_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * _PAGE
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 0
 
 
 def section_persistence(s: Server) -> Fields:
@@ -145,6 +197,9 @@ def section_persistence(s: Server) -> Fields:
         fields += s.aof.info_fields()
     else:
         fields += [("aof_last_write_status", "ok")]
+    # Redis 7.0 persistence fields SentryKV has no equivalent for (no fork, no RDB load).
+    present = {name for name, _ in fields}
+    fields += [(name, value) for name, value in _PERSISTENCE_DEFAULTS if name not in present]
     info = s.recovery_info
     fields += [
         ("recovery_snapshot_entries", info.get("snapshot_entries", 0)),
@@ -157,6 +212,13 @@ def section_persistence(s: Server) -> Fields:
     return fields
 
 
+_PERSISTENCE_DEFAULTS: Fields = [
+    ("current_cow_size_age", 0), ("rdb_last_cow_size", 0), ("rdb_last_load_keys_expired", 0),
+    ("rdb_last_load_keys_loaded", 0), ("aof_rewrites_consecutive_failures", 0), ("aof_last_cow_size", 0),
+    ("module_fork_in_progress", 0), ("module_fork_last_cow_size", 0),
+]
+
+
 def section_stats(s: Server) -> Fields:
     st = s.stats
     ks = s.keyspace
@@ -166,8 +228,12 @@ def section_stats(s: Server) -> Fields:
         ("instantaneous_ops_per_sec", st.instantaneous_ops()),
         ("total_net_input_bytes", st.net_input_bytes),
         ("total_net_output_bytes", st.net_output_bytes),
+        ("total_net_repl_input_bytes", 0),
+        ("total_net_repl_output_bytes", 0),
         ("instantaneous_input_kbps", "0.00"),
         ("instantaneous_output_kbps", "0.00"),
+        ("instantaneous_input_repl_kbps", "0.00"),
+        ("instantaneous_output_repl_kbps", "0.00"),
         ("rejected_connections", st.rejected_connections),
         ("sync_full", 0),
         ("sync_partial_ok", 0),
@@ -184,6 +250,7 @@ def section_stats(s: Server) -> Fields:
         ("keyspace_misses", ks.misses),
         ("pubsub_channels", s.pubsub.channel_count()),
         ("pubsub_patterns", s.pubsub.pattern_count()),
+        ("pubsubshard_channels", getattr(s.pubsub, "shard_channel_count", lambda: 0)()),
         ("latest_fork_usec", 0),
         ("total_forks", 0),
         ("migrate_cached_sockets", 0),
@@ -204,6 +271,8 @@ def section_stats(s: Server) -> Fields:
         ("total_writes_processed", 0),
         ("io_threaded_reads_processed", 0),
         ("io_threaded_writes_processed", 0),
+        ("reply_buffer_shrinks", 0),
+        ("reply_buffer_expands", 0),
         ("protocol_errors", st.protocol_errors),
     ]
 
@@ -252,10 +321,21 @@ def section_cluster(s: Server) -> Fields:
 
 def section_keyspace(s: Server) -> Fields:
     out: Fields = []
+    now = s.keyspace.now()
     for db in s.keyspace.dbs:
         if db.data:
-            out.append((f"db{db.id}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl=0"))
+            out.append((f"db{db.id}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={_avg_ttl(db, now)}"))
     return out
+
+
+def _avg_ttl(db: Any, now: int) -> int:
+    """Mean remaining TTL in ms, like Redis an estimate: from up to 1024 keys with a TTL."""
+    sample = [when - now for when in itertools.islice(db.expires.values(), 1024) if when > now]
+    return sum(sample) // len(sample) if sample else 0
+
+
+def section_latencystats(s: Server) -> Fields:
+    return []
 
 
 def section_commandstats(s: Server) -> Fields:
@@ -285,7 +365,11 @@ SECTIONS: dict[str, Callable[[Server], Fields]] = {
     "cluster": section_cluster,
     "keyspace": section_keyspace,
     "commandstats": section_commandstats,
+    "latencystats": section_latencystats,
 }
+# INFO ALL / EVERYTHING list the sections in this order (Redis 7.0's genRedisInfoString).
+ALL = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+       "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
 DEFAULT = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
            "modules", "errorstats", "cluster", "keyspace"]
 
@@ -294,7 +378,7 @@ def render_info(server: Server, wanted: list[str]) -> str:
     if not wanted or wanted == ["default"]:
         names = DEFAULT
     elif "all" in wanted or "everything" in wanted:
-        names = [n for n in SECTIONS if n != "modules" or "everything" in wanted]
+        names = list(ALL)
     else:
         names = []
         for w in wanted:

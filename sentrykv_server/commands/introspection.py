@@ -30,46 +30,91 @@ def _published_docs() -> dict[str, Any]:
     return docs
 
 
+@lru_cache(maxsize=1)
+def _published_info() -> dict[str, Any]:
+    """Flags, ACL categories, tips and key specs of Redis 7.0's commands, as COMMAND INFO
+    reports them (captured by scripts/capture_command_info.py from a reference redis-server)."""
+    text = resources.files("sentrykv_server.commands").joinpath("command_info.json").read_text()
+    info: dict[str, Any] = json.loads(text)
+    return info
+
+
+def _published_entry(cmd: Command) -> dict[str, Any] | None:
+    table = _published_info()
+    if cmd.parent is None:
+        return table.get(cmd.name)
+    parent: dict[str, Any] = table.get(cmd.parent.name, {})
+    sub: dict[str, Any] | None = parent.get("subcommands", {}).get(cmd.name)
+    return sub
+
+
 def _categories(cmd: Command) -> SetReply:
+    """For commands Redis does not have: categories derived from the flags and group."""
     cats = []
     if cmd.is_write:
-        cats.append(b"@write")
+        cats.append("@write")
     if "readonly" in cmd.flags:
-        cats.append(b"@read")
-    if "fast" in cmd.flags:
-        cats.append(b"@fast")
-    else:
-        cats.append(b"@slow")
+        cats.append("@read")
+    cats.append("@fast" if "fast" in cmd.flags else "@slow")
     if "admin" in cmd.flags:
-        cats += [b"@admin", b"@dangerous"]
+        cats += ["@admin", "@dangerous"]
     cat = _CATEGORY.get(cmd.group)
-    if cat and cat.encode() not in cats:
-        cats.append(cat.encode())
+    if cat and cat not in cats:
+        cats.append(cat)
     return SetReply(cats)
 
 
+def _published_reply(full_name: str, entry: dict[str, Any]) -> list[Any]:
+    """A COMMAND INFO entry straight from the published table (subcommands SentryKV runs
+    through their parent's handler, e.g. CONFIG GET)."""
+    return [
+        full_name.encode(), entry["arity"], SetReply(entry["flags"]), entry["first_key"], entry["last_key"],
+        entry["step"], SetReply(entry["acl_categories"]), [t.encode() for t in entry["tips"]],
+        _to_reply(entry["key_specifications"]),
+        [_published_reply(f"{full_name}|{name}", sub) for name, sub in entry["subcommands"].items()],
+    ]
+
+
 def command_info(cmd: Command) -> list[Any]:
+    """COMMAND INFO: arity and key positions from the table; flags, categories, tips and key
+    specs as Redis publishes them for the same command (derived for SentryKV's own)."""
+    published = _published_entry(cmd)
+    subs = [command_info(sub) for sub in cmd.subcommands.values()]
+    if published is not None:
+        subs += [_published_reply(f"{cmd.full_name}|{name}", sub)
+                 for name, sub in published["subcommands"].items() if name not in cmd.subcommands]
+        keys = (cmd.first_key, cmd.last_key, cmd.step)
+        if published["subcommands"]:  # a container (OBJECT): Redis gives key positions per subcommand
+            keys = (published["first_key"], published["last_key"], published["step"])
+        return [
+            cmd.full_name.encode(), cmd.arity, SetReply(published["flags"]), *keys,
+            SetReply(published["acl_categories"]), [t.encode() for t in published["tips"]],
+            _to_reply(published["key_specifications"]), subs,
+        ]
     key_specs: list[Any] = []
     if cmd.first_key > 0:
         key_specs.append({
-            b"flags": SetReply([b"RW" if cmd.is_write else b"RO"]),
+            b"flags": SetReply(["RW" if cmd.is_write else "RO"]),
             b"begin_search": {b"type": b"index", b"spec": {b"index": cmd.first_key}},
             b"find_keys": {b"type": b"range", b"spec": {
                 b"lastkey": cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key,
                 b"keystep": cmd.step, b"limit": 0}},
         })
     return [
-        cmd.full_name.encode(),
-        cmd.arity,
-        SetReply(sorted(f.encode() for f in cmd.flags)),
-        cmd.first_key,
-        cmd.last_key,
-        cmd.step,
-        _categories(cmd),
-        [],
-        key_specs,
-        [command_info(sub) for sub in cmd.subcommands.values()],
+        cmd.full_name.encode(), cmd.arity, SetReply(sorted(cmd.flags)), cmd.first_key, cmd.last_key,
+        cmd.step, _categories(cmd), [], key_specs, subs,
     ]
+
+
+def _info_by_name(name: bytes) -> list[Any] | None:
+    cmd = _find(name)
+    if cmd is not None:
+        return command_info(cmd)
+    parent, _, child = name.decode("utf-8", "replace").lower().partition("|")
+    sub = _published_info().get(parent, {}).get("subcommands", {}).get(child)
+    if child and parent in COMMANDS and sub is not None:
+        return _published_reply(f"{parent}|{child}", sub)
+    return None
 
 
 def command_docs(cmd: Command) -> dict[bytes, Any]:
@@ -81,6 +126,12 @@ def command_docs(cmd: Command) -> dict[bytes, Any]:
     }
     if published.get("complexity") or cmd.complexity:
         doc[b"complexity"] = (published.get("complexity") or cmd.complexity).encode()
+    # The optional fields in the order Redis's addReplyCommandDocs writes them.
+    if published.get("doc_flags"):
+        doc[b"doc_flags"] = SetReply([str(f) for f in published["doc_flags"]])
+    for field in ("deprecated_since", "replaced_by", "history"):
+        if published.get(field):
+            doc[field.encode()] = _to_reply(published[field])
     if "arguments" in published:
         doc[b"arguments"] = _to_reply(published["arguments"])
     subs = published.get("subcommands")
@@ -122,12 +173,20 @@ _HELP = [
 ]
 
 
+# Redis 7.0's arities of the COMMAND subcommands (checked before the subcommand runs).
+_SUB_ARITY = {b"count": 2, b"help": 2, b"list": -2, b"info": -2, b"docs": -2,
+              b"getkeys": -4, b"getkeysandflags": -4}
+
+
 @command("command", -1, "loading stale", group="server", since="2.8.13")
 def command_cmd(c: Client, argv: list[bytes]) -> Any:
     """Describe the command table."""
     if len(argv) == 1:
         return [command_info(cmd) for cmd in COMMANDS.values()]
     sub = argv[1].lower()
+    arity = _SUB_ARITY.get(sub)
+    if arity is not None and ((arity > 0 and len(argv) != arity) or len(argv) < -arity):
+        raise CommandError(f"ERR wrong number of arguments for 'command|{sub.decode()}' command")
     if sub == b"count" and len(argv) == 2:
         return len(COMMANDS)
     if sub == b"help" and len(argv) == 2:
@@ -135,7 +194,7 @@ def command_cmd(c: Client, argv: list[bytes]) -> Any:
     if sub == b"info":
         if len(argv) == 2:
             return [command_info(cmd) for cmd in COMMANDS.values()]
-        return [command_info(cmd) if (cmd := _find(name)) else None for name in argv[2:]]
+        return [_info_by_name(name) for name in argv[2:]]
     if sub == b"docs":
         names = argv[2:] or [n.encode() for n in COMMANDS]
         out: dict[bytes, Any] = {}
@@ -147,8 +206,6 @@ def command_cmd(c: Client, argv: list[bytes]) -> Any:
     if sub == b"list":
         return _list(argv)
     if sub in (b"getkeys", b"getkeysandflags"):
-        if len(argv) < 3:
-            raise CommandError(f"ERR wrong number of arguments for 'command|{sub.decode()}' command")
         target = lookup(argv[2])
         if target is None:
             raise CommandError("ERR Invalid command specified")
@@ -185,8 +242,8 @@ def _list(argv: list[bytes]) -> Any:
         match = compile_glob(arg.lower(), True)
         return [n.encode() for n in names if match(n.encode())]
     if kind == b"aclcat":
-        cat = b"@" + arg.lower().lstrip(b"@")
-        return [n.encode() for n in names if cat in _categories(COMMANDS[n])]
+        cat = "@" + arg.decode("utf-8", "replace").lower()  # "@string" matches nothing, as in Redis
+        return [n.encode() for n in names if cat in command_info(COMMANDS[n])[6]]
     if kind == b"module":
         return []
     raise syntax_error()

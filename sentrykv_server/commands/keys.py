@@ -26,11 +26,22 @@ if TYPE_CHECKING:
 CURSORS = ScanCursors()
 
 
-def _db_index(c: Client, raw: bytes) -> int:
-    try:
-        index = parse_int(raw)
-    except CommandError:
-        raise CommandError("ERR value is not an integer or out of range") from None
+def parse_int32(raw: bytes, message: str | None = None) -> int:
+    """Redis's getIntFromObjectOrReply: a 64-bit integer that must also fit a C int.
+
+    With no ``message`` Redis words the two failures differently.
+    """
+    value = parse_int(raw, message or "ERR value is not an integer or out of range")
+    if not -(1 << 31) <= value < (1 << 31):
+        raise CommandError(
+            message or "ERR value is out of range, value must between -2147483648 and 2147483647"
+        )
+    return value
+
+
+def db_index(c: Client, raw: bytes, message: str | None = None) -> int:
+    """A database number as SELECT, MOVE and COPY parse it."""
+    index = parse_int32(raw, message)
     if not 0 <= index < len(c.server.keyspace.dbs):
         raise CommandError(DB_INDEX)
     return index
@@ -185,7 +196,7 @@ def copy_cmd(c: Client, argv: list[bytes]) -> Any:
             replace = True
         elif opt == b"db" and i + 1 < len(argv):
             i += 1
-            dst_db = c.server.keyspace.dbs[_db_index(c, argv[i])]
+            dst_db = c.server.keyspace.dbs[db_index(c, argv[i])]
         else:
             raise syntax_error()
         i += 1
@@ -213,12 +224,7 @@ def copy_cmd(c: Client, argv: list[bytes]) -> Any:
 def move_cmd(c: Client, argv: list[bytes]) -> Any:
     """Move a key to another database."""
     src_db = c.db
-    try:
-        index = parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR value is not an integer or out of range") from None
-    if not 0 <= index < len(c.server.keyspace.dbs):
-        raise CommandError(DB_INDEX)
+    index = db_index(c, argv[2])
     if index == src_db.id:
         raise CommandError("ERR source and destination objects are the same")
     dst_db = c.server.keyspace.dbs[index]
@@ -272,10 +278,8 @@ def flushall_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("swapdb", 3, "write fast", group="server", since="4.0.0")
 def swapdb_cmd(c: Client, argv: list[bytes]) -> Any:
     """Swap two databases."""
-    try:
-        a, b = parse_int(argv[1]), parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR invalid first DB index") from None
+    a = parse_int32(argv[1], "ERR invalid first DB index")
+    b = parse_int32(argv[2], "ERR invalid second DB index")
     n = len(c.server.keyspace.dbs)
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX)
@@ -429,7 +433,7 @@ _OBJECT_HELP = [
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ]
 
 

@@ -60,7 +60,7 @@ def slowlog_cmd(c: Client, argv: list[bytes]) -> Any:
     if sub == b"get" and len(argv) <= 3:
         count = 10
         if len(argv) == 3:
-            count = parse_int(argv[2])
+            count = parse_int(argv[2], "ERR count should be greater than or equal to -1")
             if count < -1:
                 raise CommandError("ERR count should be greater than or equal to -1")
             if count == -1:
@@ -80,17 +80,29 @@ def slowlog_cmd(c: Client, argv: list[bytes]) -> Any:
             "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
             "    Entries are made of:", "    id, timestamp, time in microseconds, arguments array, client IP and port,",
             "    client name", "LEN", "    Return the length of the slowlog.",
-            "RESET", "    Reset the slowlog.", "HELP", "    Print this help.",
+            "RESET", "    Reset the slowlog.", "HELP", "    Prints this help.",
         ]
-    if sub in (b"get", b"len", b"reset", b"help"):
+    if sub == b"get":  # Redis 7.0 words this one the old way
+        raise CommandError(
+            f"ERR unknown subcommand or wrong number of arguments for '{argv[1].decode('utf-8', 'replace')}'. "
+            "Try SLOWLOG HELP."
+        )
+    if sub in (b"len", b"reset", b"help"):
         raise CommandError(f"ERR wrong number of arguments for 'slowlog|{sub.decode()}' command")
     raise unknown_subcommand(argv[1], "SLOWLOG")
+
+
+_LATENCY_ARITY = {b"latest": 2, b"doctor": 2, b"history": 3, b"graph": 3, b"reset": -2, b"histogram": -2,
+                  b"help": 2}
 
 
 @command("latency", -2, "admin loading stale", group="server", since="2.8.13")
 def latency_cmd(c: Client, argv: list[bytes]) -> Any:
     """Latency monitor (no events are sampled unless latency-monitor-threshold is set)."""
     sub = argv[1].lower()
+    arity = _LATENCY_ARITY.get(sub)
+    if arity is not None and ((arity > 0 and len(argv) != arity) or len(argv) < -arity):
+        raise CommandError(f"ERR wrong number of arguments for 'latency|{sub.decode()}' command")
     if sub == b"latest":
         return []
     if sub == b"history":
@@ -114,7 +126,7 @@ def latency_cmd(c: Client, argv: list[bytes]) -> Any:
             "    (default: reset all data for all event classes)",
             "HISTOGRAM [COMMAND ...]", "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
             "    If no commands are specified then all histograms are replied.",
-            "HELP", "    Print this help.",
+            "HELP", "    Prints this help.",
         ]
     raise unknown_subcommand(argv[1], "LATENCY")
 
@@ -162,13 +174,21 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
     )
 
 
+_FUNCTION_SUBS = frozenset({b"delete", b"dump", b"flush", b"help", b"kill", b"list", b"load", b"restore", b"stats"})
+_SCRIPT_SUBS = frozenset({b"debug", b"exists", b"flush", b"help", b"kill", b"load"})
+
+
 @command("function", -2, "noscript", group="scripting", since="7.0.0")
 def function_cmd(c: Client, argv: list[bytes]) -> Any:
     """Functions are not implemented; FLUSH succeeds (there is nothing to flush)."""
     sub = argv[1].lower()
+    if sub not in _FUNCTION_SUBS:
+        raise unknown_subcommand(argv[1], "FUNCTION")
     if sub == b"flush":
-        if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"async", b"sync")):
-            raise syntax_error()
+        if len(argv) > 3:
+            raise CommandError("ERR wrong number of arguments for 'function|flush' command")
+        if len(argv) == 3 and argv[2].lower() not in (b"async", b"sync"):
+            raise CommandError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
         return "OK"
     if sub == b"list":
         return []
@@ -181,6 +201,8 @@ def function_cmd(c: Client, argv: list[bytes]) -> Any:
 def script_cmd(c: Client, argv: list[bytes]) -> Any:
     """Scripting is not implemented; FLUSH succeeds and EXISTS says no."""
     sub = argv[1].lower()
+    if sub not in _SCRIPT_SUBS:
+        raise unknown_subcommand(argv[1], "SCRIPT")
     if sub == b"flush":
         if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"async", b"sync")):
             raise syntax_error()

@@ -7,14 +7,14 @@ the result, so replaying the log reproduces the same state at any time.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.common import MAX_STRING, expire_at_ms, get_string, ms_bytes
 from sentrykv_server.commands.errors import (
     OVERFLOW,
     CommandError,
-    parse_float,
     parse_int,
     syntax_error,
     wrong_type,
@@ -58,10 +58,9 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
         c.server.propagate(db.id, argv)
         return "OK"
     nx = xx = get = keepttl = False
-    when: int | None = None
+    expiry: tuple[bytes, int, bool] | None = None
     i = 3
     n = len(argv)
-    now = db.keyspace.now()
     while i < n:
         opt = argv[i].lower()
         if opt == b"nx" and not xx:
@@ -70,15 +69,17 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
             xx = True
         elif opt == b"get":
             get = True
-        elif opt == b"keepttl" and when is None:
+        elif opt == b"keepttl" and expiry is None:
             keepttl = True
-        elif opt in _UNITS and when is None and not keepttl and i + 1 < n:
+        elif opt in _UNITS and expiry is None and not keepttl and i + 1 < n:
             unit, absolute = _UNITS[opt]
             i += 1
-            when = expire_at_ms(argv[i], unit, absolute, now, "set")
+            expiry = (argv[i], unit, absolute)
         else:
             raise syntax_error()
         i += 1
+    # Like Redis: the whole line is parsed (syntax errors first), then the expire value checked.
+    when = None if expiry is None else expire_at_ms(expiry[0], expiry[1], expiry[2], db.keyspace.now(), "set")
     old = db.lookup(key)
     if get and old is not None and type(old) is not bytes:
         raise wrong_type()
@@ -155,23 +156,24 @@ def getex_cmd(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
     persist = False
-    when: int | None = None
+    expiry: tuple[bytes, int, bool] | None = None
     i, n = 2, len(argv)
     now = db.keyspace.now()
     while i < n:
         opt = argv[i].lower()
-        if opt == b"persist" and when is None and not persist:
+        if opt == b"persist" and expiry is None and not persist:
             persist = True
-        elif opt in _UNITS and when is None and not persist and i + 1 < n:
+        elif opt in _UNITS and expiry is None and not persist and i + 1 < n:
             unit, absolute = _UNITS[opt]
             i += 1
-            when = expire_at_ms(argv[i], unit, absolute, now, "getex")
+            expiry = (argv[i], unit, absolute)
         else:
             raise syntax_error()
         i += 1
     value = get_string(db, key)
-    if value is None:
+    if value is None:  # like Redis, the expire value is only validated for an existing key
         return None
+    when = None if expiry is None else expire_at_ms(expiry[0], expiry[1], expiry[2], now, "getex")
     if when is not None:
         if when <= now:
             db.delete(key)
@@ -292,28 +294,133 @@ def decrby_cmd(c: Client, argv: list[bytes]) -> Any:
     return result
 
 
-def format_long_double(value: Decimal) -> bytes:
-    """Redis's ``%.17Lf`` with trailing zeros removed (INCRBYFLOAT, HINCRBYFLOAT)."""
-    text = f"{value:.17f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text == "-0":
-        text = "0"
+# -- x87 80-bit long double, as INCRBYFLOAT / HINCRBYFLOAT compute ----------------------------
+# Redis parses both operands with strtold, adds them in long double (64-bit significand) and
+# prints the sum with "%.17Lf", trailing zeros removed.  Exact decimal arithmetic would differ
+# from Redis as soon as an operand is not exactly representable (1e309, 1000.1 ...), so the
+# arithmetic is emulated exactly with integers: a long double is (n, s) meaning n / 2**s,
+# and every rational result is rounded to a 64-bit significand, ties to even.
+
+LongDouble = tuple[int, int]
+_LD_EMAX = 16383  # LDBL_MAX = (2**64 - 1) * 2**(16383 - 63)
+_LD_EMIN = -16382  # smallest normal exponent; below it the significand shrinks (subnormals)
+_DEC_FLOAT = re.compile(rb"[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
+_HUGE_EXP = 20000  # beyond this any non-zero literal over- or underflows (and 10**exp is slow)
+_HEX_FLOAT = re.compile(rb"[+-]?0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?")
+_INF_WORDS = (b"inf", b"infinity")
+_INFINITE = (1, -(1 << 20))  # marker for a literal inf: no sum with it is finite
+_E17 = 10**17
+
+
+def _round_ld(p: int, q: int) -> LongDouble | None:
+    """p/q (q > 0) rounded to the nearest long double; None when it overflows to infinity."""
+    if p == 0:
+        return (0, 0)
+    a = -p if p < 0 else p
+    e = a.bit_length() - q.bit_length()  # floor(log2(a/q)) is e or e - 1
+    if (a < q << e) if e >= 0 else (a << -e < q):
+        e -= 1
+    shift = 63 - max(e, _LD_EMIN)
+    num, den = (a << shift, q) if shift >= 0 else (a, q << -shift)
+    m, r = divmod(num, den)
+    if 2 * r > den or (2 * r == den and m & 1):
+        m += 1
+        if m == 1 << 64:
+            m, shift = 1 << 63, shift - 1
+    if 63 - shift > _LD_EMAX:
+        return None
+    return (-m if p < 0 else m, shift)
+
+
+def _as_int(digits: bytes) -> int:
+    # int() refuses more than 4300 digits; a 5 KB literal (LDBL_MAX has 4933) may have more.
+    return int(digits) if len(digits) < 4000 else int(Decimal(digits.decode()))
+
+
+def parse_long_double(raw: bytes) -> LongDouble | None:
+    """strtold as Redis's string2ld uses it: the value, or None when Redis rejects the string.
+
+    Rejected: leading blanks, trailing garbage, NaN, and literals that overflow or underflow
+    to zero (ERANGE).  A literal inf/infinity is valid for strtold and comes back as the
+    _INFINITE marker.
+    """
+    if not raw or len(raw) >= 5 * 1024 or raw[:1].isspace():
+        return None
+    negative = raw[:1] == b"-"
+    word = raw[1:] if raw[:1] in b"+-" else raw
+    if word.lower() in _INF_WORDS:
+        return _INFINITE
+    match = _DEC_FLOAT.fullmatch(raw)
+    base = 10
+    if match is None:
+        match = _HEX_FLOAT.fullmatch(raw)
+        base = 16
+        if match is None:
+            return None
+    whole, frac, exp = match.groups()
+    frac = frac or b""
+    if not whole and not frac:
+        return None
+    digits = (whole + frac).lstrip(b"0")
+    if not digits:
+        return (0, 0)
+    exponent = int(exp or b"0")
+    if abs(exponent) > (_HUGE_EXP if base == 10 else 4 * _HUGE_EXP):
+        return None  # a non-zero literal this far out over- or underflows
+    if base == 10:
+        mant, exp10 = _as_int(digits), exponent - len(frac)
+        p, q = (mant * 10**exp10, 1) if exp10 >= 0 else (mant, 10**-exp10)
+    else:
+        mant, exp2 = int(digits, 16), exponent - 4 * len(frac)
+        p, q = (mant << exp2, 1) if exp2 >= 0 else (mant, 1 << -exp2)
+    value = _round_ld(-p if negative else p, q)
+    if value is None or value[0] == 0:
+        return None  # ERANGE: overflow, or underflow to zero
+    return value
+
+
+def format_long_double(value: LongDouble) -> bytes:
+    """Redis's ld2string(LD_STR_HUMAN): ``%.17Lf``, trailing zeros removed, -0 shown as 0."""
+    n, shift = value
+    a = -n if n < 0 else n
+    if shift <= 0:
+        scaled = (a << -shift) * _E17
+    else:
+        scaled, r = divmod(a * _E17, 1 << shift)
+        half = 1 << (shift - 1)
+        if r > half or (r == half and scaled & 1):
+            scaled += 1
+    whole, frac = divmod(scaled, _E17)
+    # str(int) refuses more than 4300 digits; Decimal prints any size.
+    text = ("%d" % whole if whole < _E17 else str(Decimal(whole))) + (".%017d" % frac).rstrip("0").rstrip(".")
+    if n < 0 and text != "0":
+        text = "-" + text
     return text.encode()
 
 
-def add_float(current: bytes | None, increment: bytes, not_float: str) -> bytes:
-    """current + increment the way Redis's long-double arithmetic prints it."""
-    parse_float(increment)
-    base = Decimal(0)
-    if current is not None:
-        parse_float(current, not_float)
-        base = Decimal(current.decode())
-    try:
-        result = base + Decimal(increment.decode())
-    except InvalidOperation:
-        raise CommandError("ERR increment would produce NaN or Infinity") from None
-    if not result.is_finite() or abs(result) > Decimal("1.18973149535723176502e+4932"):
+def add_float(current: bytes | None, increment: bytes, not_float: str, current_first: bool = False) -> bytes:
+    """current + increment the way Redis's long-double arithmetic computes and prints it.
+
+    INCRBYFLOAT validates the stored value before the increment, HINCRBYFLOAT the other
+    way round (``current_first``); the first invalid one decides the error.
+    """
+    operands = [(increment, "ERR value is not a valid float"), (current, not_float)]
+    if current_first:
+        operands.reverse()
+    values = []
+    for raw, message in operands:
+        if raw is None:
+            continue
+        value = parse_long_double(raw)
+        if value is None:
+            raise CommandError(message)
+        values.append(value)
+    if _INFINITE in values:
+        raise CommandError("ERR increment would produce NaN or Infinity")
+    shift = max(v[1] for v in values)
+    total = sum(n << (shift - s) for n, s in values)
+    result = _round_ld(total, 1 << shift) if shift >= 0 else _round_ld(total << -shift, 1)
+    if result is None:
         raise CommandError("ERR increment would produce NaN or Infinity")
     return format_long_double(result)
 
@@ -325,35 +432,30 @@ def incrbyfloat_cmd(c: Client, argv: list[bytes]) -> Any:
     old = db.lookup(argv[1])
     if old is not None and type(old) is not bytes:
         raise wrong_type()
-    result = add_float(old, argv[2], "ERR value is not a valid float")
+    result = add_float(old, argv[2], "ERR value is not a valid float", current_first=True)
     db.set(argv[1], result, keep_ttl=True)
     c.server.propagate(db.id, [b"SET", argv[1], result, b"KEEPTTL"])
     return result
 
 
-def _range(length: int, start: int, end: int) -> tuple[int, int] | None:
-    if start < 0:
-        start = max(0, length + start)
-    if end < 0:
-        end = length + end
-    if end >= length:
-        end = length - 1
-    if start > end or length == 0 or end < 0:
-        return None
-    return start, end
-
-
 @command("getrange", 4, "readonly", 1, 1, 1, group="string")
 def getrange_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Substring of a string value."""
+    """Substring of a string value (Redis 7.0's index rules: a negative end clamps to 0)."""
     start, end = parse_int(argv[2]), parse_int(argv[3])
     value = get_string(c.db, argv[1])
     if value is None:
         return b""
+    length = len(value)
     if start < 0 and end < 0 and start > end:
         return b""
-    span = _range(len(value), start, end)
-    return b"" if span is None else value[span[0]:span[1] + 1]
+    if start < 0:
+        start = max(0, length + start)
+    if end < 0:
+        end = max(0, length + end)
+    end = min(end, length - 1)
+    if start > end or length == 0:
+        return b""
+    return value[start:end + 1]
 
 
 @command("substr", 4, "readonly", 1, 1, 1, group="string")
@@ -392,6 +494,12 @@ def setrange_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("lcs", -3, "readonly", 1, 2, 1, group="string", since="7.0.0")
 def lcs_cmd(c: Client, argv: list[bytes]) -> Any:
     """Longest common subsequence of two strings."""
+    # Redis checks the types before the options, with its own wording.
+    db = c.db
+    values = [db.lookup_read(argv[1]), db.lookup_read(argv[2])]
+    if any(v is not None and type(v) is not bytes for v in values):
+        raise CommandError("ERR The specified keys must contain string values")
+    a, b = values[0] or b"", values[1] or b""
     want_len = want_idx = with_len = False
     min_len = 0
     i = 3
@@ -409,8 +517,6 @@ def lcs_cmd(c: Client, argv: list[bytes]) -> Any:
         else:
             raise syntax_error()
         i += 1
-    a = get_string(c.db, argv[1]) or b""
-    b = get_string(c.db, argv[2]) or b""
     if want_len and want_idx:
         raise CommandError(
             "ERR If you want both the length and indexes, please just use IDX."

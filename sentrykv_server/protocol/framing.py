@@ -85,6 +85,8 @@ def find_inline_start(buf: bytes) -> int | None:
                 size = int(line)
             except ValueError:
                 return None
+            if size < 0:  # "$-5": a protocol error, not RESP followed by inline text
+                return None
             pos = nxt + size + 2
             if pos > n:
                 return None
