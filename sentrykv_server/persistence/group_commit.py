@@ -86,6 +86,7 @@ class GroupCommitter:
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight = False
         self._stopping = False
+        self._forced = False  # sync_now(): fsync at once whatever the policy (WAITAOF)
         self._last_sync = 0.0
         self.coalesce_passes = 4
         writer.retain_unsynced = self.policy != "no"
@@ -106,6 +107,12 @@ class GroupCommitter:
             wake = self._wake
             if wake is not None and not wake.is_set():
                 wake.set()
+
+    def sync_now(self) -> None:
+        """Fsync what is written as soon as possible, under every policy (WAITAOF)."""
+        self._forced = True
+        if self._wake is not None:
+            self._wake.set()
 
     def set_policy(self, policy: str) -> None:
         """Change the policy at run time (CONFIG SET appendfsync)."""
@@ -173,16 +180,19 @@ class GroupCommitter:
             wake.clear()
             if self._stopping:
                 break
-            if self.policy == "no" or not self.dirty:
+            if (self.policy == "no" and not self._forced) or not self.dirty:
+                self._forced = False
                 backoff = 0.0
                 self._last_sync = time.monotonic()  # everysec: look again in a second
                 continue
             if (
                 self.policy == "everysec"
                 and not backoff
+                and not self._forced
                 and time.monotonic() < self._last_sync + self.interval
             ):
                 continue  # woken early by a policy change: keep the one-second rhythm
+            self._forced = False
             if self.policy == "always" and not backoff:
                 # Let requests that are already on their way join this fsync: yield
                 # to the loop while each pass still adds frames (a few passes at most).

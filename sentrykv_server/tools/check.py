@@ -3,12 +3,10 @@
 Exit status: 0 healthy (or fixed by ``--fix``), 1 damaged, 2 usage error.
 
 The directory is checked by a list of :class:`Checker` objects, in order.
-Today there is the WAL checker and a placeholder that lists snapshot files
-(``*.snap``).  EXTENSION POINT for the checkpoint work: replace
-:class:`SnapshotPlaceholder` in :data:`CHECKERS` with a real snapshot checker
-that verifies the newest snapshot and sets ``ctx.base_lsn`` to its LSN; the
-WAL checker then also verifies that the log reaches back to ``base_lsn + 1``
-(without a snapshot the log is checked on its own and may start at any LSN).
+The snapshot checker verifies the newest snapshot (``*.snap``, see
+persistence/snapshot.py) and sets ``ctx.base_lsn`` to its LSN; the WAL checker
+then also verifies that the log reaches back to ``base_lsn + 1`` (without a
+snapshot the log is checked on its own and may start at any LSN).
 
 ``--fix`` only ever cuts a torn tail of the last segment (what a crash
 leaves, and what the server itself cuts at start-up); it prints exactly what
@@ -55,15 +53,15 @@ class Checker(Protocol):
         """Print findings; append one line per problem to ``ctx.problems``."""
 
 
-class SnapshotPlaceholder:
-    """Lists ``*.snap`` files; verifying them is added by the checkpoint work."""
+class SnapshotChecker:
+    """Verifies the newest snapshot (every block) and sets ``ctx.base_lsn`` to its LSN."""
 
     name = "snapshots"
 
     def run(self, ctx: CheckContext) -> None:
-        snaps = sorted(n for n in os.listdir(ctx.directory) if n.endswith(".snap"))
-        if snaps:
-            ctx.say(f"snapshots: {len(snaps)} file(s), not verified by this version: {', '.join(snaps)}")
+        from sentrykv_server.persistence.snapshot import check_snapshots
+
+        check_snapshots(ctx)
 
 
 class WalChecker:
@@ -154,7 +152,7 @@ def _dump_frame(ctx: CheckContext, lsn: int, payload: bytes, undecodable: list[s
         ctx.say(f"  {format_op(db, argv)}")
 
 
-CHECKERS: list[Checker] = [SnapshotPlaceholder(), WalChecker()]
+CHECKERS: list[Checker] = [SnapshotChecker(), WalChecker()]
 
 
 def check_directory(directory: str, *, fix: bool = False, dump: bool = False, out: TextIO | None = None) -> int:

@@ -1,0 +1,353 @@
+"""Micro-benchmark of checkpoints alone (no sockets): ``python -m bench.checkpoint_micro``.
+
+For each size (default 100k and 1M string keys, ``key:<n>`` -> 24 bytes) it
+runs the real :class:`Checkpointer` on a real :class:`Keyspace` inside a
+uvloop loop (with a stand-in server object, appendonly off) and prints:
+
+* save: entries/s for the whole checkpoint (cut, scan, write, fsync, rename);
+* the cut (ms) and the longest loop stall, measured by a task that yields
+  with ``asyncio.sleep(0)`` in a loop: the largest gap between two of its
+  turns is the longest a ready client would have waited;
+* the same stall while a writer task overwrites, inserts and deletes keys
+  during the checkpoint (this exercises the copy-on-write hooks and the
+  first-change listing of the remaining keys);
+* load: entries/s for ``snapshot.load`` (read, verify every CRC, decode,
+  swap in) into a fresh keyspace, and that the digest matches.
+
+``--json`` prints one JSON object instead (for the bench harness).  Figures
+are absolute and the machine is shared and noisy: compare runs made close
+together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from sentrykv_server.loop import new_event_loop
+from sentrykv_server.persistence.checkpoint import Checkpointer
+from sentrykv_server.store.keyspace import Keyspace
+
+
+class _Config:
+    checkpoint_interval_ms = 0
+    auto_aof_rewrite_percentage = 0
+    auto_aof_rewrite_min_size = 0
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+
+    def on_change(self, name: str, hook: Any) -> None:
+        return None
+
+
+class _Server:
+    """The parts of Server a checkpoint touches (appendonly off: no WAL to rotate)."""
+
+    def __init__(self, directory: str, keyspace: Keyspace) -> None:
+        self.config = _Config(directory)
+        self.keyspace = keyspace
+        self.ops: list[Any] = []
+        self.aof = None
+        self.last_lsn = 0
+        self.cow_guard: Any = None
+        self.lastsave = 0
+        self.checkpointer: Any = None
+
+    def commit_ops(self, client: Any) -> None:
+        self.ops = []
+
+
+def fill(n: int) -> Keyspace:
+    ks = Keyspace(16)
+    data = ks.dbs[0].data
+    value = b"v" * 24
+    for i in range(n):
+        data[b"key:%d" % i] = value
+    return ks
+
+
+async def _ticker(state: dict[str, Any]) -> None:
+    perf = time.perf_counter
+    last = perf()
+    gaps: list[float] = state["gaps"]
+    while not state.get("stop"):
+        await asyncio.sleep(0)
+        now = perf()
+        gaps.append(now - last)
+        last = now
+
+
+async def _writer(ks: Keyspace, n: int, state: dict[str, Any]) -> None:
+    db = ks.dbs[0]
+    i = 0
+    while not state.get("stop"):
+        for _ in range(50):  # a burst of writes per loop turn, like a busy client
+            k = i % n
+            db.set(b"key:%d" % k, b"w" * 24)  # overwrite
+            db.set(b"new:%d" % i, b"x")  # insert
+            db.delete(b"key:%d" % ((k * 7 + 3) % n))  # delete
+            i += 1
+        state["writes"] = i * 3
+        await asyncio.sleep(0)
+
+
+async def _checkpoint(directory: str, ks: Keyspace, with_writes: bool) -> dict[str, Any]:
+    server = _Server(directory, ks)
+    ckpt = Checkpointer(server)  # type: ignore[arg-type]
+    server.checkpointer = ckpt
+    ckpt.start()
+    state: dict[str, Any] = {"gaps": []}
+    ticker = asyncio.create_task(_ticker(state))
+    await asyncio.sleep(0.05)
+    state["gaps"].clear()
+    writer = asyncio.create_task(_writer(ks, len(ks.dbs[0].data), state)) if with_writes else None
+    started = time.perf_counter()
+    run = ckpt._start("save", "bench")
+    assert run.task is not None
+    await run.task
+    elapsed = time.perf_counter() - started
+    state["stop"] = 1
+    await ticker
+    if writer is not None:
+        await writer
+    await ckpt.stop(save=False)
+    if not run.ok:
+        raise RuntimeError(f"checkpoint failed: {run.error}")
+    gaps = sorted(state["gaps"])
+    return {
+        "max_loop_stall_ms": gaps[-1] * 1000 if gaps else 0.0,
+        "p999_loop_stall_ms": gaps[int(len(gaps) * 0.999)] * 1000 if gaps else 0.0,
+        "stalls_over_10ms": sum(1 for g in gaps if g > 0.010),
+        "seconds": elapsed,
+        "entries": run.entries,
+        "entries_per_s": run.entries / elapsed,
+        "cut_ms": run.cut_ms,
+        "max_pause_ms": run.max_pause_ms,
+        "max_pause_cpu_ms": run.max_pause_cpu_ms,
+        "bytes": run.size,
+        "preserved": run.preserved,
+        "writes_during": state.get("writes", 0),
+        "path": run.path,
+    }
+
+
+_LOAD_SCRIPT = """
+import json, sys, time
+from sentrykv_server.persistence import snapshot
+from sentrykv_server.store.keyspace import Keyspace
+snapshot.decoders()  # import the value modules first, as a running server has
+ks = Keyspace(16)
+started, cpu = time.perf_counter(), time.process_time()
+loaded = snapshot.load(sys.argv[1], ks)
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+digest = ""
+if len(sys.argv) > 2:
+    from sentrykv_server.store.digest import dataset_digest
+    digest = dataset_digest(ks)
+print(json.dumps({"entries": loaded.entries, "seconds": seconds, "cpu": cpu, "digest": digest}))
+"""
+
+
+def load_in_fresh_process(path: str, digest: bool) -> dict[str, Any]:
+    """Time snapshot.load the way a server start does it: in a new process."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    args = [sys.executable, "-c", _LOAD_SCRIPT, path] + (["digest"] if digest else [])
+    out = subprocess.run(args, check=True, capture_output=True, env=env, text=True).stdout
+    return dict(json.loads(out))
+
+
+def bench(n: int, directory: str) -> dict[str, Any]:
+    from sentrykv_server.store.digest import dataset_digest
+
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        ks = fill(n)
+        want = dataset_digest(ks) if n <= 200_000 else None
+        idle_dir, busy_dir = os.path.join(directory, "idle"), os.path.join(directory, "busy")
+        os.makedirs(idle_dir, exist_ok=True)
+        os.makedirs(busy_dir, exist_ok=True)
+        idle = loop.run_until_complete(_checkpoint(idle_dir, ks, False))
+        del ks
+        gc.collect()  # a big parent slows the child's page faults down: measure lean
+        loaded = load_in_fresh_process(idle["path"], want is not None)
+        busy = loop.run_until_complete(_checkpoint(busy_dir, fill(n), True))
+    finally:
+        loop.close()
+    return {
+        "keys": n,
+        "save_entries_per_s": round(idle["entries_per_s"]),
+        "save_seconds": round(idle["seconds"], 3),
+        "snapshot_bytes": idle["bytes"],
+        "cut_ms": round(idle["cut_ms"], 3),
+        "max_loop_stall_ms_idle": round(idle["max_loop_stall_ms"], 2),
+        "p999_loop_stall_ms_idle": round(idle["p999_loop_stall_ms"], 2),
+        "max_pause_ms_idle": round(idle["max_pause_ms"], 2),
+        "max_pause_cpu_ms_idle": round(idle["max_pause_cpu_ms"], 2),
+        "max_loop_stall_ms_writes": round(busy["max_loop_stall_ms"], 2),
+        "p999_loop_stall_ms_writes": round(busy["p999_loop_stall_ms"], 2),
+        "stalls_over_10ms_writes": busy["stalls_over_10ms"],
+        "max_pause_ms_writes": round(busy["max_pause_ms"], 2),
+        "max_pause_cpu_ms_writes": round(busy["max_pause_cpu_ms"], 2),
+        "writes_during_checkpoint": int(busy["writes_during"]),
+        "values_preserved": busy["preserved"],
+        "load_entries_per_s": round(loaded["entries"] / loaded["seconds"]),
+        "load_entries_per_cpu_s": round(loaded["entries"] / max(loaded["cpu"], 1e-9)),
+        "load_seconds": round(loaded["seconds"], 3),
+        "load_digest_ok": want is None or loaded["digest"] == want,
+    }
+
+
+def server_latency(n: int, seconds_before: float = 1.0) -> dict[str, Any]:
+    """A real server with ``n`` keys: request latency of one client doing SET on random
+    existing keys, before and during a BGSAVE (appendonly yes, everysec)."""
+    import random
+    import socket
+
+    import redis
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    directory = tempfile.mkdtemp(prefix="skv-ckpt-lat-")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sentrykv_server", "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", directory, "--appendonly", "yes", "--appendfsync", "everysec"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        r = redis.Redis(port=port, socket_timeout=60)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        value = b"v" * 24
+        pipe = r.pipeline(transaction=False)
+        for lo in range(0, n, 1000):
+            pipe.mset({b"key:%d" % i: value for i in range(lo, min(n, lo + 1000))})
+            if len(pipe) >= 50:
+                pipe.execute()
+        pipe.execute()
+        rng = random.Random(1)
+
+        def measure(until: Any) -> list[float]:
+            out = []
+            perf = time.perf_counter
+            while not until():
+                key = b"key:%d" % rng.randrange(n)
+                t = perf()
+                r.set(key, b"w")
+                out.append(perf() - t)
+            return out
+
+        end = time.monotonic() + seconds_before
+        before = measure(lambda: time.monotonic() > end)
+        control = redis.Redis(port=port, socket_timeout=60)
+        total = int(control.info("persistence")["checkpoints_total"])
+        control.bgsave()
+        started = time.monotonic()
+        checks = [0.0]
+
+        def done() -> bool:
+            now = time.monotonic()
+            if now - checks[0] < 0.05:
+                return False
+            checks[0] = now
+            return int(control.info("persistence")["checkpoints_total"]) > total
+
+        during = measure(done)
+        elapsed = time.monotonic() - started
+        fields = control.info("persistence")
+        rounds = [max(during)]
+        for _ in range(2):  # the machine is noisy: repeat, report the median of the maxima
+            time.sleep(0.2)
+            total = int(control.info("persistence")["checkpoints_total"])
+            control.bgsave()
+            more = measure(done)
+            rounds.append(max(more))
+            during += more
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def stats(lat: list[float]) -> dict[str, float]:
+        lat = sorted(lat)
+        return {"requests": len(lat), "max_ms": round(lat[-1] * 1000, 2),
+                "p999_ms": round(lat[int(len(lat) * 0.999)] * 1000, 2),
+                "p50_ms": round(lat[len(lat) // 2] * 1000, 3)}
+
+    return {
+        "keys": n, "checkpoint_seconds": round(elapsed, 2), "before": stats(before), "during": stats(during),
+        "during_max_ms_median_of_3": round(sorted(rounds)[1] * 1000, 2),
+        "server_max_pause_ms": fields["checkpoint_last_max_pause_ms"],
+        "server_max_pause_cpu_ms": fields["checkpoint_last_max_pause_cpu_ms"],
+        "preserved": fields["checkpoint_last_preserved"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.checkpoint_micro", description=__doc__.split("\n")[0])
+    parser.add_argument("--keys", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--dir", default=None, help="directory for the snapshot files (default: a temp dir)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--server", action="store_true",
+                        help="also measure request latency against a real server during BGSAVE")
+    args = parser.parse_args(argv)
+    directory = args.dir or tempfile.mkdtemp(prefix="skv-ckpt-bench-")
+    results = []
+    try:
+        for n in args.keys:
+            sub = os.path.join(directory, str(n))
+            os.makedirs(sub, exist_ok=True)
+            results.append(bench(n, sub))
+    finally:
+        if args.dir is None:
+            shutil.rmtree(directory, ignore_errors=True)
+    latency = [server_latency(n) for n in args.keys] if args.server else []
+    if args.json:
+        print(json.dumps({"micro": results, "server": latency}))
+        return 0
+    for r in results:
+        print(f"{r['keys']:>9,} keys: save {r['save_entries_per_s']:>10,} entries/s ({r['save_seconds']}s, "
+              f"{r['snapshot_bytes']:,} bytes); load {r['load_entries_per_s']:>10,} entries/s "
+              f"({r['load_seconds']}s; {r['load_entries_per_cpu_s']:,}/CPU-s; fresh process"
+              f"{', digest ok' if r['load_digest_ok'] else ', DIGEST MISMATCH'})")
+        print(f"{'':>16}idle: cut {r['cut_ms']} ms, longest checkpoint step {r['max_pause_ms_idle']} ms "
+              f"({r['max_pause_cpu_ms_idle']} ms CPU), "
+              f"loop stall max {r['max_loop_stall_ms_idle']} ms (p99.9 {r['p999_loop_stall_ms_idle']} ms)")
+        print(f"{'':>16}with {r['writes_during_checkpoint']:,} writes during it: longest step "
+              f"{r['max_pause_ms_writes']} ms ({r['max_pause_cpu_ms_writes']} ms CPU), loop stall max {r['max_loop_stall_ms_writes']} ms "
+              f"(p99.9 {r['p999_loop_stall_ms_writes']} ms, {r['stalls_over_10ms_writes']} over 10 ms), "
+              f"{r['values_preserved']:,} values preserved")
+    for lat in latency:
+        b, d = lat["before"], lat["during"]
+        print(f"server, {lat['keys']:,} keys, one client SET on random keys: before BGSAVE max {b['max_ms']} ms "
+              f"(p99.9 {b['p999_ms']}); during 3 checkpoints of {lat['checkpoint_seconds']} s: max {d['max_ms']} ms "
+              f"(median of the 3 maxima {lat['during_max_ms_median_of_3']} ms) "
+              f"(p99.9 {d['p999_ms']}, p50 {d['p50_ms']}, {d['requests']:,} requests); server's longest step "
+              f"{lat['server_max_pause_ms']} ms ({lat['server_max_pause_cpu_ms']} ms CPU), "
+              f"{lat['preserved']:,} values preserved")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
