@@ -40,7 +40,7 @@ async def test_async_against_sentrykv(durable_server: ServerProcess) -> None:
         assert await kv.durability_barrier() == 1
         stats = await kv.stats()
         assert stats.aof_enabled is True
-        assert stats.wal_written_lsn is not None and stats.wal_written_lsn >= 50
+        assert stats.wal_written_lsn is not None and stats.wal_written_lsn >= 1  # one frame per loop pass, not per write
         assert stats.unsynced_lsns == 0
         assert await kv.set_checkpoint_interval(1500) is True
         assert await kv.checkpoint_interval() == 1500
