@@ -216,7 +216,7 @@ class Server:
 
     def output_limit_exceeded(self, client: Client, size: int) -> bool:
         """client-output-buffer-limit: a client that does not read is disconnected."""
-        cls = "pubsub" if (client.channels or client.patterns) else "normal"
+        cls = "pubsub" if (client.channels or client.patterns or client.shard_channels) else "normal"
         limit = self.output_limits.get(cls)
         if limit is None or size == 0:
             self._soft_since.pop(client.id, None)

@@ -208,7 +208,7 @@ def client_line(c: Client, now: float, running: str | None = None) -> str:
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=0 name={c.name.decode('utf-8', 'replace')} "
         f"age={int(now - c.created)} idle={max(0, c.server.unixtime - c.last_seen)} flags={c.flags_text} "
-        f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} ssub=0 multi={multi} "
+        f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} multi={multi} "
         f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={len(c.out)} oll={len(c.held)} "
         f"omem={c.held_bytes} tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={3 if c.resp3 else 2} "
         f"lib-name={c.lib_name.decode('utf-8', 'replace')} lib-ver={c.lib_ver.decode('utf-8', 'replace')}"

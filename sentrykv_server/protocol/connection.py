@@ -33,6 +33,10 @@ log = logging.getLogger("sentrykv.client")
 _client_ids = itertools.count(1)
 _perf_ns = time.perf_counter_ns
 _INLINE_MAX = 64 * 1024
+# Stop executing a client's pipelined requests while this much output is pending: its
+# replies go to the socket first, and if the peer does not read, pause_writing stops
+# the input (without this a pipeline of big replies grows memory without bound).
+_OUT_PAUSE = 1024 * 1024
 _BYTES = itertools.repeat(bytes)
 
 # Commands a client may send while inside MULTI without being queued.
@@ -56,6 +60,17 @@ def _protocol_error_text(exc: Exception) -> str:
         got = text.split('"')[1] if '"' in text else "?"
         return f"Protocol error: expected '$', got '{got}'"
     return "Protocol error: " + text
+
+
+def _full_name(cmd: Command, argv: list[bytes]) -> str:
+    """Redis names a container's subcommand as ``client|id`` in error messages."""
+    if len(argv) > 1:
+        from sentrykv_server.commands.introspection import _published_info
+
+        sub = argv[1].decode("utf-8", "replace").lower()
+        if sub in _published_info().get(cmd.name, {}).get("subcommands", {}):
+            return f"{cmd.name}|{sub}"
+    return cmd.name
 
 
 class Client(asyncio.Protocol):
@@ -100,6 +115,7 @@ class Client(asyncio.Protocol):
         self.held_bytes = 0
         self.read_paused = False
         self.write_paused = False
+        self.input_pending = False  # complete requests left unexecuted (see _OUT_PAUSE)
         # MULTI/EXEC and WATCH.
         self.multi: list[tuple[Command, list[bytes]]] | None = None
         self.multi_error = False
@@ -147,6 +163,17 @@ class Client(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         self._update_reading()
+        self._schedule_continue()
+
+    def _schedule_continue(self) -> None:
+        if self.input_pending and self.server.loop is not None:
+            self.server.loop.call_soon(self._continue_input)
+
+    def _continue_input(self) -> None:
+        """Execute the requests left pending once the output has drained enough."""
+        if self.input_pending and not self.write_paused and self.held_bytes <= self.server.max_held_bytes:
+            self.input_pending = False
+            self.resume()
 
     def _update_reading(self) -> None:
         want_pause = self.write_paused or self.held_bytes > self.server.max_held_bytes
@@ -184,8 +211,12 @@ class Client(asyncio.Protocol):
         """Execute every complete request in the reader (stops while blocked)."""
         reader = self.reader
         execute = self.execute
+        out = self.out
         completed = False
         while self.blocked is None and not self.closing:
+            if len(out) > _OUT_PAUSE:
+                self.input_pending = True
+                break
             pending = reader.has_data()
             try:
                 request = reader.gets()
@@ -246,8 +277,10 @@ class Client(asyncio.Protocol):
             return
         if self.inline_buf:
             rest = self._inline(self.inline_buf)
-            if rest:
+            if rest and not self.closing:
+                self.fed_at_boundary = None if self.resp_partial else rest
                 self.reader.feed(rest)
+                self.resp_partial = True
         self.process_input()
 
     def _bad_request(self, request: list[Any]) -> None:
@@ -409,7 +442,7 @@ class Client(asyncio.Protocol):
         if self.multi is not None and NO_MULTI in cmd.flags:
             self.reject(argv, "ERR Command not allowed inside a transaction")
             return
-        if cmd.is_write and server.write_error is not None:
+        if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and self._queued_write())):
             self.reject(argv, server.write_error)
             return
         if (
@@ -419,7 +452,7 @@ class Client(asyncio.Protocol):
         ):
             self.reject(
                 argv,
-                f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                f"ERR Can't execute '{_full_name(cmd, argv)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                 "PING / QUIT / RESET are allowed in this context",
             )
             return
@@ -459,6 +492,10 @@ class Client(asyncio.Protocol):
             self.out += encode_error(result.message)
         elif result is not NO_REPLY:
             encode(self.out, result, self.resp3)
+
+    def _queued_write(self) -> bool:
+        """EXEC counts as a write when its queue holds one (Redis's mstate.cmd_flags)."""
+        return self.multi is not None and any(cmd.is_write for cmd, _argv in self.multi)
 
     def refresh(self) -> None:
         """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
@@ -548,6 +585,8 @@ class Client(asyncio.Protocol):
                     return
         if self.close_after_reply and not self.held:
             self.close()
+        elif self.input_pending and not self.write_paused:
+            self._schedule_continue()
 
     def release(self, durable_lsn: int) -> bool:
         """Send held replies whose LSN is now durable; True when none are left."""
@@ -564,6 +603,8 @@ class Client(asyncio.Protocol):
             self.server.stats.net_output_bytes += len(data)
         if self.read_paused:
             self._update_reading()
+        if self.input_pending:
+            self._schedule_continue()
         if not held and self.close_after_reply:
             self.close()
         return not held

@@ -1,0 +1,3 @@
+"""Fixtures for tests/pubsub (the shared ones live in tests/conftest.py)."""
+
+from tests.transactions.wire import server_log_clean  # noqa: F401  (autouse fixture)
