@@ -306,10 +306,8 @@ class Server:
                 log.critical("Could not start the metrics endpoint on port %d: %s",
                              self.config.metrics_port, exc.strerror)
                 raise SystemExit(1) from None
-        try:
-            from sentrykv_server.persistence.checkpoint import Checkpointer
-        except ImportError:
-            return
+        from sentrykv_server.persistence.checkpoint import Checkpointer
+
         self.checkpointer = Checkpointer(self)
         self.checkpointer.start()
 
