@@ -193,9 +193,11 @@ class GroupCommitter:
             ):
                 continue  # woken early by a policy change: keep the one-second rhythm
             self._forced = False
-            if self.policy == "always" and not backoff:
+            if self.policy == "always" and not backoff and self.stats.batch_last > 1:
                 # Let requests that are already on their way join this fsync: yield
                 # to the loop while each pass still adds frames (a few passes at most).
+                # Only when the last fsync covered several passes: a lone writer
+                # (one pass per fsync) would just wait longer for nothing.
                 for _ in range(self.coalesce_passes):
                     before = self.writer.last_lsn
                     await asyncio.sleep(0)
