@@ -315,6 +315,9 @@ class WalWriter:
                         self._dir_dirty = True
                 self._rewrite_unsynced(todo)
                 raise
+            # Test instrumentation first: once durable_lsn moves, the loop may release
+            # replies, and a kill -9 right then must still find this fsync in the log.
+            self._log_fsync(synced)
             with self._lock:
                 keep = []
                 for seg in self._retired:
@@ -325,7 +328,6 @@ class WalWriter:
                 self._retired = keep
                 if lsn > self.durable_lsn:
                     self.durable_lsn = lsn
-            self._log_fsync(synced)
             return lsn
 
     def _fsync(self, fd: int) -> None:
