@@ -73,6 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--redis-benchmark", default="redis-benchmark", help="redis-benchmark binary")
     p.add_argument("--tmp-dir", help="parent of the servers' temp data dirs (default: the system temp dir)")
     p.add_argument("--ready-timeout", type=float, default=30.0, help="seconds to wait for a server's PING")
+    p.add_argument("--engine-keys", type=int, help=argparse.SUPPRESS)  # tests: shrink 1M-key suites
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p.parse_args(argv)
 
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for stale in sweep_stale_dirs(args.tmp_dir):
         print(f"removed stale data dir of a killed run: {stale}", file=sys.stderr)
     ctx = Context(profile, reps, kinds, out, results, Progress(0, quiet=args.quiet), binary,
-                  args.tmp_dir, args.requests, args.ready_timeout)
+                  args.tmp_dir, args.requests, args.ready_timeout, args.engine_keys)
     ctx.progress.total = max(1, sum(s.steps(ctx) for s in suites if s.implemented))
     ctx.progress.say(f"profile {profile}: {len(suites)} suite(s), {reps} rep(s); output in {out}")
     status = 0
@@ -177,7 +178,7 @@ def _summary(outcomes: list[targets.Outcome], results: Results, out: Path, docs:
     width = max((len(o.name) for o in outcomes), default=10)
     print("Targets (median SentryKV / Redis):")
     for o in outcomes:
-        ratio = "   —  " if o.ratio is None else f"{o.ratio:5.2f}x"
+        ratio = "   —  " if o.ratio is None else o.shown(o.ratio)
         print(f"  {o.name:<{width}}  {ratio}  {o.status}")
     for name, reason in results.skipped.items():
         print(f"  {name}: skipped: {reason}")

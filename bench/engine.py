@@ -1,4 +1,4 @@
-"""Engine-level suites: restart time and memory per key (over the network), plus TODO placeholders.
+"""Engine-level suite: restart time and memory per key (over the network).
 
 Restart and memory only need a running server, so they are measured now,
 identically for Redis (AOF, everysec) and SentryKV (WAL, everysec):
@@ -14,8 +14,7 @@ server took to start on an empty dir (step 1), so Python's interpreter
 start-up is not counted as replay.
 
 The engine benchmarks that need in-process hooks into SentryKV's persistence
-(WAL replay records/s, snapshot save/load, checkpoint pause) are registered
-as placeholders until that code exists.
+(WAL replay, snapshot save/load, checkpoint pause) live in :mod:`bench.engine_suites`.
 """
 
 from __future__ import annotations
@@ -131,14 +130,3 @@ register(Suite(
     lambda ctx: len(SIZES.get(ctx.profile, SIZES["full"])) * ctx.reps * len(ctx.kinds),
     order=60,
 ))
-
-# Engine-level benchmarks that need SentryKV's persistence internals: placeholders until they exist.
-for _name, _title, _about, _order in (
-    ("wal-replay", "WAL replay records/s (in-process)",
-     "Replay a WAL of 100k and 1M records through the recovery code, without the network.", 70),
-    ("snapshot", "Snapshot save/load entries/s at 100k and 1M keys",
-     "Write and read a snapshot of 100k and 1M keys through the snapshot module.", 71),
-    ("checkpoint-pause", "Checkpoint pause",
-     "Longest request stall while a checkpoint runs under load.", 72),
-):
-    register(Suite(_name, _title, _about, frozenset({"full"}), None, lambda _ctx: 0, _order))

@@ -34,6 +34,7 @@ class Context:
     tmp_base: str | None = None
     requests_override: int | None = None
     ready_timeout: float = 30.0
+    engine_keys: int | None = None  # tests only: shrink the engine suites' 100k/1M sizes to this
 
     @property
     def log_dir(self) -> Path:

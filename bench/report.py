@@ -60,7 +60,7 @@ def row_label(row: Row) -> str:
 def _num(value: float | None, metric: str) -> str:
     if value is None or value != value:
         return "—"
-    if metric == "rps" or metric.endswith("keys_per_s"):
+    if metric == "rps" or metric.endswith("_per_s"):
         return human_rate(value)
     if metric.endswith("_per_key"):
         return f"{value:,.0f}"
@@ -131,11 +131,16 @@ def engine_table(rows: Sequence[Row]) -> list[str]:
 
 
 def targets_table(outcomes: Sequence[Outcome]) -> list[str]:
-    out = ["| target | threshold | measured ratio (medians) | status | detail |", "|---|---:|---:|---|---|"]
+    out = ["| target | threshold | measured (medians) | status | detail |", "|---|---:|---:|---|---|"]
     for o in outcomes:
         status = {"met": "✅ met", "NOT met": "❌ not met"}.get(o.status, "➖ not measured")
-        out.append(f"| {o.name} | {o.threshold:.2f}x | {_ratio(o.ratio)} | {status} | {o.detail} |")
+        measured = "—" if o.ratio is None else o.shown(o.ratio)
+        out.append(f"| {o.name} | {o.shown(o.threshold)} | {measured} | {status} | {o.detail} |")
     return out
+
+
+def _has_rps(rows: Sequence[Row]) -> bool:
+    return any("rps" in metrics for r in rows for metrics in r.medians.values())
 
 
 def _groups(results: Results, suite: str) -> list[tuple[str, list[Row]]]:
@@ -165,6 +170,8 @@ def make_charts(results: Results, out: Path) -> dict[str, list[Path]]:
                 add(suite, charts.grouped_bars(rows, metric, out / f"{CHART_PREFIX}{suite}-{metric}.png",
                                                title, xlabel, label))
             continue
+        if not _has_rps(results.rows(suite)):
+            continue  # engine suites: tables only
         for mode, rows in _groups(results, suite):
             tp = [r for r in rows if r.test != "(whole suite)"]
             stem = f"{CHART_PREFIX}{suite}-{mode}"
@@ -255,7 +262,7 @@ def render(results: Results, run: RunInfo, outcomes: Sequence[Outcome], chart_ma
         if not rows:
             L += ["No results (see Errors).", ""]
             continue
-        if suite.name == "restart-memory":
+        if not _has_rps(rows):  # restart-memory and the engine suites: one metric per line
             L += [*engine_table(rows), ""]
         else:
             for mode, mode_rows in _groups(results, suite.name):

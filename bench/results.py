@@ -36,6 +36,24 @@ METRICS: dict[str, tuple[str, bool]] = {
     "rss_per_key": ("B/key", False),
     "disk_per_key": ("B/key", False),
     "shutdown_s": ("s", False),
+    # engine suites (bench.engine_suites)
+    "replay_ops_per_s": ("commands/s", True),
+    "replay_frames_per_s": ("frames/s", True),
+    "replay_s": ("s", False),
+    "wal_bytes_per_op": ("B/op", False),
+    "scan_records_per_s": ("records/s", True),
+    "decode_records_per_s": ("records/s", True),
+    "save_entries_per_s": ("entries/s", True),
+    "load_entries_per_s": ("entries/s", True),
+    "save_s": ("s", False),
+    "load_s": ("s", False),
+    "snapshot_bytes_per_key": ("B/key", False),
+    "cut_ms": ("ms", False),
+    "loop_stall_idle_ms": ("ms", False),
+    "median_round_max_ms": ("ms", False),
+    "p999_ms": ("ms", False),
+    "requests": ("requests", True),
+    "checkpoint_s": ("s", False),
 }
 
 

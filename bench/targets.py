@@ -1,14 +1,16 @@
 """The performance targets from the issue, evaluated on the medians of one run.
 
-Each target compares median(SentryKV) / median(Redis) req/s with a threshold
-and says met / not met / not measured.  Engine targets (restart, snapshot,
-memory) will be added here once their suites produce numbers.
+Throughput targets compare median(SentryKV) / median(Redis) req/s with a
+threshold; engine targets (WAL replay, snapshot load, checkpoint pause) compare
+an absolute SentryKV median with an absolute threshold, because Redis has no
+in-process equivalent.  Each says met / not met / not measured.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.progress import human_rate
 from bench.results import Results, Row
 
 
@@ -16,14 +18,25 @@ from bench.results import Results, Row
 class Outcome:
     name: str
     threshold: float
-    ratio: float | None  # None: not measured in this run
+    ratio: float | None  # the measured value (a ratio unless ``unit`` says otherwise); None: not measured
     detail: str = ""
+    unit: str = "x"  # "x": SentryKV/Redis ratio; anything else: an absolute SentryKV figure
+    lower_is_better: bool = False
 
     @property
     def status(self) -> str:
         if self.ratio is None:
             return "not measured"
-        return "met" if self.ratio >= self.threshold else "NOT met"
+        ok = self.ratio <= self.threshold if self.lower_is_better else self.ratio >= self.threshold
+        return "met" if ok else "NOT met"
+
+    def shown(self, value: float) -> str:
+        """``value`` in this target's unit: ``0.93x``, ``1.52M records/s``, ``4.10 ms``."""
+        if self.unit == "x":
+            return f"{value:.2f}x"
+        if self.unit.endswith("/s"):
+            return f"{human_rate(value)} {self.unit}"
+        return f"{value:.2f} {self.unit}"
 
 
 def _find(rows: list[Row], suite: str, mode: str, case: str) -> Row | None:
@@ -66,4 +79,52 @@ def evaluate(results: Results) -> list[Outcome]:
         if below:
             detail += f"; below 0.9x: {', '.join(below)}"
         out.append(Outcome(name, 0.9, worst.ratio("rps"), detail))
+    return out + engine_targets(rows)
+
+
+def _largest(rows: list[Row], suite: str, prefix: str = "n", suffix: str = "") -> Row | None:
+    """The row of ``suite`` with the most keys (case ``n<keys><suffix>``): targets are stated at 1M."""
+    best: tuple[int, Row] | None = None
+    for row in rows:
+        if row.suite != suite or not row.case.startswith(prefix) or not row.case.endswith(suffix):
+            continue
+        digits = row.case[len(prefix):len(row.case) - len(suffix)]
+        if digits.isdigit() and (best is None or int(digits) > best[0]):
+            best = (int(digits), row)
+    return best[1] if best else None
+
+
+def engine_targets(rows: list[Row]) -> list[Outcome]:
+    """Absolute SentryKV targets; the detail names the data-set size actually measured."""
+    out = []
+    replay = _largest(rows, "wal-replay", suffix="-f16")
+    one = _largest(rows, "wal-replay", suffix="-f1")
+    value = replay.value("sentrykv", "replay_ops_per_s") if replay else None
+    detail = ""
+    if replay and value is not None:
+        detail = f"{replay.test}, Durability.recover"
+        lone = one.value("sentrykv", "replay_ops_per_s") if one else None
+        if lone is not None:
+            detail += f"; 1 op/frame: {human_rate(lone)} commands/s"
+    out.append(Outcome("WAL replay (16 SETs/frame) >= 1M commands/s", 1e6, value, detail, "commands/s"))
+
+    snap = _largest(rows, "snapshot")
+    value = snap.value("sentrykv", "load_entries_per_s") if snap else None
+    detail = ""
+    if snap and value is not None:
+        save = snap.value("sentrykv", "save_entries_per_s") or 0.0
+        detail = f"{snap.test}; save {human_rate(save)} entries/s"
+    out.append(Outcome("snapshot load (1M keys) >= 2M entries/s", 2e6, value, detail, "entries/s"))
+
+    pause = _largest(rows, "checkpoint-pause", suffix="-during")
+    value = pause.value("sentrykv", "max_ms") if pause else None
+    detail = ""
+    if pause and value is not None:
+        detail = (f"{pause.test}: SentryKV p99 {pause.value('sentrykv', 'p99_ms') or 0:.3f} ms, "
+                  f"median of per-checkpoint maxima {pause.value('sentrykv', 'median_round_max_ms') or 0:.2f} ms")
+        redis_max = pause.value("redis", "max_ms")
+        if redis_max is not None:
+            detail += f"; Redis max {redis_max:.2f} ms, p99 {pause.value('redis', 'p99_ms') or 0:.3f} ms"
+    out.append(Outcome("checkpoint pause: max request latency during BGSAVE (1M keys) <= 10 ms", 10.0, value,
+                       detail, "ms", lower_is_better=True))
     return out
