@@ -51,8 +51,16 @@ def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
     )
 
 
+# The canonical spelling of small integers (indexes, counts, scores, INCRBY steps) is
+# looked up instead of validated: one dict probe instead of the checks below.
+_SMALL_INTS = {b"%d" % i: i for i in range(-1024, 10001)}
+
+
 def parse_int(raw: bytes, message: str = NOT_INTEGER) -> int:
     """Strict integer parsing as Redis's string2ll: no spaces, no '+', no leading zeros."""
+    small = _SMALL_INTS.get(raw)
+    if small is not None:
+        return small
     try:
         if not raw or len(raw) > 20 or raw[0] == 43 or raw[-1] in b" \t\r\n" or raw[0] in b" \t\r\n":
             raise ValueError

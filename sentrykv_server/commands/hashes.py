@@ -30,6 +30,7 @@ from sentrykv_server.commands.errors import (
 )
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.strings import add_float
+from sentrykv_server.protocol.reply import BulkArray
 from sentrykv_server.store.hashes import Hash
 
 if TYPE_CHECKING:
@@ -206,14 +207,14 @@ def hgetall_cmd(c: Client, argv: list[bytes]) -> Any:
 def hkeys_cmd(c: Client, argv: list[bytes]) -> Any:
     """Every field."""
     h = _read(c.db, argv[1])
-    return [] if h is None else list(h)
+    return [] if h is None else BulkArray(h)
 
 
 @command("hvals", 2, "readonly", 1, 1, 1, group="hash", since="2.0.0")
 def hvals_cmd(c: Client, argv: list[bytes]) -> Any:
     """Every value."""
     h = _read(c.db, argv[1])
-    return [] if h is None else list(h.values())
+    return [] if h is None else BulkArray(h.values())
 
 
 @command("hincrby", 4, "write denyoom fast", 1, 1, 1, group="hash", since="2.0.0")

@@ -15,6 +15,7 @@ from sentrykv_server.commands.errors import (
     unknown_subcommand,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.protocol.reply import BulkArray
 from sentrykv_server.store.glob import compile_glob
 from sentrykv_server.store.scan import ScanCursors, parse_cursor
 from sentrykv_server.store.types import TYPES, type_name
@@ -80,7 +81,7 @@ def type_cmd(c: Client, argv: list[bytes]) -> Any:
 def keys_cmd(c: Client, argv: list[bytes]) -> Any:
     """All keys matching a glob pattern."""
     match = compile_glob(argv[1])
-    return [key for key in c.db.live_keys() if match(key)]
+    return BulkArray([key for key in c.db.live_keys() if match(key)])
 
 
 @command("scan", -2, "readonly", group="generic", since="2.8.0")

@@ -29,7 +29,7 @@ from sentrykv_server.commands.errors import (
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
-from sentrykv_server.protocol.reply import NULL_ARRAY
+from sentrykv_server.protocol.reply import NULL_ARRAY, BulkArray
 from sentrykv_server.store.lists import QuickList, clamp_range, iter_range
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ def lrange_cmd(c: Client, argv: list[bytes]) -> Any:
     span = clamp_range(len(lst), start, end)
     if span is None:
         return []
-    return list(iter_range(lst, span[0], span[1]))
+    return BulkArray(iter_range(lst, span[0], span[1]))
 
 
 @command("lindex", 3, "readonly", 1, 1, 1, group="list")

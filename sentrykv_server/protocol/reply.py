@@ -9,6 +9,7 @@ bytes.  The mapping is:
     float            -> RESP3 double, RESP2 bulk string
     None             -> null (RESP2 ``$-1``; RESP3 ``_``)
     list / tuple     -> array
+    BulkArray        -> array whose items are all bytes (encoded in one join)
     dict             -> RESP3 map, RESP2 flat array
     SetReply         -> RESP3 set, RESP2 array
     NullArray        -> RESP2 ``*-1`` (RESP3 ``_``)
@@ -22,6 +23,7 @@ Encoding is on the hot path, so the common cases are checked first with
 
 from __future__ import annotations
 
+from itertools import chain, repeat
 from typing import Any
 
 OK_BYTES = b"+OK\r\n"
@@ -54,6 +56,17 @@ class SetReply(list):
     """An unordered collection: a RESP3 set, a plain array in RESP2."""
 
 
+class BulkArray(list):
+    """An array of bulk strings only (LRANGE, HKEYS, HVALS, KEYS).
+
+    Handlers that know every item is ``bytes`` say so with this type, which
+    lets the encoder skip per-item type dispatch: when all items have the same
+    length (ids, fixed-size tokens, redis-benchmark's values) the whole array
+    is one ``bytes.join`` with a constant separator, about 5x cheaper per item
+    than writing a header per item.
+    """
+
+
 class Push(list):
     """An out-of-band message (pub/sub): RESP3 push ``>``, RESP2 array."""
 
@@ -79,6 +92,33 @@ _SIMPLE = {"OK": OK_BYTES, "QUEUED": QUEUED_BYTES, "PONG": PONG_BYTES}
 _INT_CACHE = [b":%d\r\n" % i for i in range(-1, 10001)]
 _BULK_LEN_CACHE = [b"$%d\r\n" % i for i in range(0, 1025)]
 _ARRAY_LEN_CACHE = [b"*%d\r\n" % i for i in range(0, 1025)]
+
+
+class _BulkHeaders(dict[int, bytes]):
+    """``$<n>\\r\\n`` by length; lengths above the cache are formatted, not stored."""
+
+    def __missing__(self, n: int) -> bytes:
+        return b"$%d\r\n" % n
+
+
+_BULK_HEADERS = _BulkHeaders((n, b"$%d\r\n" % n) for n in range(4096))
+_CRLF = b"\r\n"
+
+
+def encode_bulk_array(out: bytearray, items: list[bytes]) -> None:
+    """Append an array of bulk strings (see :class:`BulkArray`)."""
+    n = len(items)
+    out += _ARRAY_LEN_CACHE[n] if n <= 1024 else b"*%d\r\n" % n
+    if not n:
+        return
+    lengths = set(map(len, items))
+    if len(lengths) == 1:
+        header = _BULK_HEADERS[lengths.pop()]
+        out += header
+        out += (_CRLF + header).join(items)
+        out += _CRLF
+    else:
+        out += b"".join(chain.from_iterable(zip(map(_BULK_HEADERS.__getitem__, map(len, items)), items, repeat(_CRLF))))
 
 
 def encode_error(message: str) -> bytes:
@@ -134,6 +174,8 @@ def encode(out: bytearray, value: Any, resp3: bool) -> None:
                 out += b"\r\n"
             else:
                 encode(out, item, resp3)
+    elif t is BulkArray:
+        encode_bulk_array(out, value)
     elif t is dict:
         if resp3:
             out += b"%%%d\r\n" % len(value)
