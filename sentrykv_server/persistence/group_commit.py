@@ -1,13 +1,15 @@
 """The fsync policy as one asyncio task: group commit under ``always``, a tick under ``everysec``.
 
 The server writes frames once per loop pass (:meth:`WalWriter.write_buffered`)
-and then calls :meth:`GroupCommitter.kick`.  Under ``always`` the task runs
-``writer.sync`` in a dedicated executor thread right away; kicks that arrive
-while that fsync is in flight only mark "more to do", so the next fsync covers
-every frame written in the meantime (group commit: one fsync for many
-writes, and the loop never blocks on the disk).  Under ``everysec`` the task
-syncs about once a second when something was written; under ``no`` it never
-syncs (the kernel decides), except for the final sync in :meth:`stop`.
+and then calls :meth:`GroupCommitter.kick`.  Under ``always`` the fsync starts
+right away in the fsync worker process (fsync_worker.py; a thread when the
+worker cannot run): the loop sends the files' descriptors and goes on serving
+clients; the worker's answer arrives on the loop's poller and, if frames were
+written meanwhile, the next fsync starts at once and covers all of them
+(group commit: one fsync for many writes, and the loop never blocks on the
+disk).  Under ``everysec`` the task syncs about once a second when something
+was written; under ``no`` it never syncs (the kernel decides), except for the
+final sync in :meth:`stop`.
 
 Callbacks run on the loop thread: ``on_durable(lsn)`` after every successful
 fsync (the server releases replies held for LSNs <= lsn), ``on_error(exc)``
@@ -18,13 +20,19 @@ exponential backoff) and ``on_error(None)`` on the first success after that.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sentrykv_server.persistence.wal_writer import WalWriter
+from sentrykv_server.persistence.fault_injection import FileFaults
+from sentrykv_server.persistence.fsync_worker import FsyncWorker
+from sentrykv_server.persistence.wal_writer import SyncPlan, WalWriter
+
+log = logging.getLogger("sentrykv.persistence")
 
 POLICIES = ("always", "everysec", "no")
 
@@ -90,6 +98,26 @@ class GroupCommitter:
         self._last_sync = 0.0
         self.coalesce_passes = 4
         writer.retain_unsynced = self.policy != "no"
+        # The fsync worker process (policy always): the request in flight and its waiters.
+        # Fault injection objects living in this process (unit tests) need the thread;
+        # the file-driven ones (SENTRYKV_FAULT_FILE) are rebuilt by the worker itself.
+        self.use_worker = writer.faults is None or isinstance(writer.faults, FileFaults)
+        self._worker: FsyncWorker | None = None
+        self._plan: SyncPlan | None = None
+        self._plan_started = 0.0
+        self._plan_before = 0
+        self._worker_idle: asyncio.Event | None = None
+        self._worker_waiters: list[asyncio.Future[bool]] = []
+        self._worker_backoff = 0.0
+        self._retry_handle: asyncio.TimerHandle | None = None
+        # Gathering (see _kick_worker): bytes the last fsync covered, when this gather
+        # began, and how long it may last.
+        self._synced_bytes = 0
+        self._plan_bytes = 0
+        self._expect_bytes = 0
+        self._gather_start = 0.0
+        self._gather_budget = 0.0
+        self._gather_scheduled = False
 
     # -- control (loop thread) --------------------------------------------------------------
     def start(self) -> None:
@@ -97,13 +125,20 @@ class GroupCommitter:
         if self._task is not None:
             return
         self._wake = asyncio.Event()
+        self._worker_idle = asyncio.Event()
+        self._worker_idle.set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentrykv-fsync")
         self._last_sync = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="wal-group-commit")
+        if self.policy == "always":
+            self._start_worker()
 
     def kick(self) -> None:
         """New data was written: under ``always`` fsync now, or right after the fsync in flight."""
         if self.policy == "always":
+            if self._worker is not None:
+                self._kick_worker()
+                return
             wake = self._wake
             if wake is not None and not wake.is_set():
                 wake.set()
@@ -111,13 +146,17 @@ class GroupCommitter:
     def sync_now(self) -> None:
         """Fsync what is written as soon as possible, under every policy (WAITAOF)."""
         self._forced = True
-        if self._wake is not None:
+        if self._worker is not None:
+            self._kick_worker()
+        elif self._wake is not None:
             self._wake.set()
 
     def set_policy(self, policy: str) -> None:
         """Change the policy at run time (CONFIG SET appendfsync)."""
         self.policy = _check_policy(policy)
         self.writer.retain_unsynced = self.policy != "no"
+        if self.policy == "always" and self._task is not None:
+            self._start_worker()
         if self._wake is not None:
             self._wake.set()
 
@@ -140,6 +179,7 @@ class GroupCommitter:
             "wal_frames_per_fsync_max": s.batch_max,
             "wal_bytes_written": self.writer.bytes_written,
             "wal_fsync_in_flight": int(self._in_flight),
+            "wal_fsync_worker_pid": self._worker.proc.pid if self._worker is not None else 0,
         }
 
     def reset_stats(self) -> None:
@@ -159,6 +199,12 @@ class GroupCommitter:
                 await task
             finally:
                 self._task = None
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
+            self._retry_handle = None
+        if self._worker_idle is not None:
+            await self._worker_idle.wait()
+        self._stop_worker()
         if self.dirty:
             await self._sync_once(final=True)
         if self._executor is not None:
@@ -180,6 +226,9 @@ class GroupCommitter:
             wake.clear()
             if self._stopping:
                 break
+            if self._worker is not None and (self.policy == "always" or self._forced):
+                self._kick_worker()  # the worker path runs from callbacks, not from this task
+                continue
             if (self.policy == "no" and not self._forced) or not self.dirty:
                 self._forced = False
                 backoff = 0.0
@@ -211,6 +260,15 @@ class GroupCommitter:
     async def _sync_once(self, final: bool = False) -> bool:
         loop = asyncio.get_running_loop()
         writer = self.writer
+        if self._worker_idle is not None:
+            await self._worker_idle.wait()  # never two syncs at once
+        if self._worker is not None and not final:
+            if not self.dirty:
+                return True
+            waiter: asyncio.Future[bool] = loop.create_future()
+            self._worker_waiters.append(waiter)
+            self._send_to_worker()
+            return await waiter
         before = writer.durable_lsn
         self._in_flight = True
         started = time.monotonic()
@@ -226,6 +284,10 @@ class GroupCommitter:
             return False
         finally:
             self._in_flight = False
+        self._succeeded(before, lsn, started)
+        return True
+
+    def _succeeded(self, before: int, lsn: int, started: float) -> None:
         elapsed = int((time.monotonic() - started) * 1e6)
         s = self.stats
         s.fsyncs += 1
@@ -242,7 +304,155 @@ class GroupCommitter:
             self.failing = None
             self.on_error(None)
         self.on_durable(lsn)
-        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        self.stats.fsync_errors += 1
+        self.failing = exc
+        self.on_error(exc)
+
+    # -- the fsync worker process (loop thread, callbacks only) ---------------------------
+    def _start_worker(self) -> None:
+        if self._worker is not None or not self.use_worker:
+            return
+        try:
+            worker = FsyncWorker()
+        except OSError as exc:
+            log.warning("cannot start the fsync worker process (%s); fsyncing from a thread", exc)
+            self.use_worker = False
+            return
+        asyncio.get_running_loop().add_reader(worker.fileno(), self._on_worker_answer)
+        self._worker = worker
+
+    def _stop_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            asyncio.get_running_loop().remove_reader(worker.fileno())
+            worker.close()
+
+    def _kick_worker(self) -> None:
+        """Start an fsync in the worker, unless one is in flight or a retry is pending.
+
+        Group commit needs a group: clients whose replies the last fsync
+        released answer within a fraction of an fsync, so the next fsync waits
+        (on the loop's own passes, never blocking it) until about as many bytes
+        as the last one covered have been written, or half an fsync's time has
+        passed.  A lone client is never kept waiting: its next request alone
+        already matches the last group.
+        """
+        if self._in_flight or self._retry_handle is not None or self._stopping:
+            return
+        if not self.dirty:
+            self._forced = False
+            self._gather_start = 0.0
+            return
+        if self._forced or self.writer.bytes_written - self._synced_bytes >= self._expect_bytes:
+            self._send_to_worker()
+            return
+        now = time.perf_counter()
+        if not self._gather_start:
+            self._gather_start = now
+        elif now - self._gather_start >= self._gather_budget:
+            self._send_to_worker()
+            return
+        if not self._gather_scheduled:
+            self._gather_scheduled = True
+            asyncio.get_running_loop().call_soon(self._gather_tick)
+
+    def _gather_tick(self) -> None:
+        self._gather_scheduled = False
+        self._kick_worker()
+
+    def _send_to_worker(self) -> None:
+        worker = self._worker
+        assert worker is not None and not self._in_flight
+        writer = self.writer
+        self._forced = False
+        try:
+            plan = writer.sync_plan()
+        except OSError as exc:  # WalSyncLost: only a restart helps
+            self._failed(exc)
+            self._resolve_waiters(False)
+            return
+        self._plan = plan
+        self._plan_before = writer.durable_lsn
+        self._plan_bytes = writer.bytes_written
+        self._gather_start = 0.0
+        self._plan_started = time.monotonic()
+        self._in_flight = True
+        assert self._worker_idle is not None
+        self._worker_idle.clear()
+        try:
+            worker.request(plan.fds)
+        except OSError as exc:
+            self._worker_lost(exc)
+
+    def _on_worker_answer(self) -> None:
+        worker = self._worker
+        if worker is None:
+            return
+        try:
+            answer = worker.answer()
+        except (ConnectionError, OSError) as exc:
+            self._worker_lost(exc)
+            return
+        if answer is None:
+            return
+        done, code = answer
+        plan = self._plan
+        assert plan is not None
+        self._plan = None
+        self._in_flight = False
+        assert self._worker_idle is not None
+        self._worker_idle.set()
+        writer = self.writer
+        if code == 0:
+            lsn = writer.sync_finished(plan)
+            self._worker_backoff = 0.0
+            self._succeeded(self._plan_before, lsn, self._plan_started)
+            self._expect_bytes = (self._plan_bytes - self._synced_bytes) * 3 // 4
+            self._synced_bytes = self._plan_bytes
+            self._gather_budget = min(0.002, (time.monotonic() - self._plan_started) / 2)
+            self._resolve_waiters(True)
+            if self.policy == "always" or self._forced:
+                self._kick_worker()  # frames written during that fsync: the next group
+            return
+        writer.sync_failed(plan, done)
+        self._failed(OSError(code, os.strerror(code)))
+        self._resolve_waiters(False)
+        b = self._worker_backoff
+        self._worker_backoff = min(self.retry_max, b * 2 if b else self.retry_initial)
+        self._retry_handle = asyncio.get_running_loop().call_later(self._worker_backoff, self._retry)
+
+    def _retry(self) -> None:
+        self._retry_handle = None
+        self._kick_worker()
+
+    def _resolve_waiters(self, ok: bool) -> None:
+        waiters, self._worker_waiters = self._worker_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(ok)
+
+    def _worker_lost(self, exc: BaseException) -> None:
+        """The worker died (killed by hand?): undo the request, use the thread from now on."""
+        log.warning("the fsync worker process is gone (%s); fsyncing from a thread", exc)
+        plan, self._plan = self._plan, None
+        if plan is not None:
+            self.writer.sync_cancelled(plan)
+        self._in_flight = False
+        self._stop_worker()
+        self.use_worker = False
+        if self._worker_idle is not None:
+            self._worker_idle.set()
+        waiters, self._worker_waiters = self._worker_waiters, []
+
+        async def in_thread() -> None:
+            ok = await self._sync_once()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(ok)
+
+        asyncio.get_running_loop().create_task(in_thread())
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

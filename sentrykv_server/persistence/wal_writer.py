@@ -88,6 +88,16 @@ class _Segment:
     retained_from: int = 0
 
 
+@dataclass
+class SyncPlan:
+    """One sync: the LSN it makes durable, (segment, size) pairs, and the fds in fsync order."""
+
+    lsn: int
+    todo: list[tuple[_Segment, int]]
+    dir_dirty: bool
+    fds: list[int]
+
+
 class WalWriter:
     """Owns the segment files of one directory; see the module doc for the rules."""
 
@@ -278,57 +288,88 @@ class WalWriter:
         file that survives a power cut never follows a shorter older one.
         """
         with self._sync_lock:
-            self._check_open()
-            if self._sync_lost:
-                raise WalSyncLost(
-                    errno.EIO,
-                    "an earlier fsync failed and the unsynced WAL data was no longer "
-                    "held in memory; restart the server (recovery will check the log)",
-                )
-            with self._lock:
-                lsn = self.written_lsn
-                todo = [(seg, seg.size) for seg in (*self._retired, self._cur)]
-                dir_dirty = self._dir_dirty
-                self._dir_dirty = False
-            synced: list[tuple[str, int]] = []
+            plan = self.sync_plan()
+            done = 0
             try:
-                for seg, size in todo:
-                    if seg.synced_size >= size:
-                        continue
-                    self._fsync(seg.fd)
-                    with self._lock:
-                        seg.synced_size = size
-                        k = 0
-                        for offset, data in seg.unsynced:
-                            if offset >= size:
-                                break
-                            self._retained -= len(data)
-                            k += 1
-                        del seg.unsynced[:k]
-                        seg.retained_from = max(seg.retained_from, size)
-                    synced.append((seg.name, size))
-                if dir_dirty:
-                    self._fsync(self._dir_fd)
+                for fd in plan.fds:
+                    self._fsync(fd)
+                    done += 1
             except OSError:
-                with self._lock:
-                    if dir_dirty:
-                        self._dir_dirty = True
-                self._rewrite_unsynced(todo)
+                self.sync_failed(plan, done)
                 raise
-            # Test instrumentation first: once durable_lsn moves, the loop may release
-            # replies, and a kill -9 right then must still find this fsync in the log.
-            self._log_fsync(synced)
-            with self._lock:
-                keep = []
-                for seg in self._retired:
-                    if seg.synced_size >= seg.size:
-                        os.close(seg.fd)
-                    else:
-                        keep.append(seg)
-                self._retired = keep
-                if lsn > self.durable_lsn:
-                    self.durable_lsn = lsn
-            return lsn
+            return self.sync_finished(plan)
+
+    # The same sync in three steps, for a caller that runs the fsyncs elsewhere (the
+    # fsync worker process, see fsync_worker.py): plan and bookkeeping on the loop
+    # thread, ``plan.fds`` fsynced in order by the worker.  One sync at a time.
+    def sync_plan(self) -> SyncPlan:
+        """What a sync now covers: segments with unsynced bytes, then the directory."""
+        self._check_open()
+        if self._sync_lost:
+            raise WalSyncLost(
+                errno.EIO,
+                "an earlier fsync failed and the unsynced WAL data was no longer "
+                "held in memory; restart the server (recovery will check the log)",
+            )
+        with self._lock:
+            lsn = self.written_lsn
+            todo = [(seg, seg.size) for seg in (*self._retired, self._cur) if seg.synced_size < seg.size]
+            dir_dirty = self._dir_dirty
+            self._dir_dirty = False
+        fds = [seg.fd for seg, _size in todo]
+        if dir_dirty:
+            fds.append(self._dir_fd)
+        return SyncPlan(lsn, todo, dir_dirty, fds)
+
+    def sync_cancelled(self, plan: SyncPlan) -> None:
+        """The plan was not carried out (the worker vanished): the next plan covers it again."""
+        with self._lock:
+            if plan.dir_dirty:
+                self._dir_dirty = True
+
+    def sync_failed(self, plan: SyncPlan, done: int) -> None:
+        """The first ``done`` fds of the plan were synced, the next one failed."""
+        self._mark_synced(plan.todo[:done])
+        with self._lock:
+            if plan.dir_dirty:
+                self._dir_dirty = True
+        self._rewrite_unsynced(plan.todo)
+
+    def sync_finished(self, plan: SyncPlan) -> int:
+        """Every fd of the plan was synced: advance ``durable_lsn``; return it."""
+        synced = self._mark_synced(plan.todo)
+        # Test instrumentation first: once durable_lsn moves, the loop may release
+        # replies, and a kill -9 right then must still find this fsync in the log.
+        self._log_fsync(synced)
+        with self._lock:
+            keep = []
+            for seg in self._retired:
+                if seg.synced_size >= seg.size:
+                    os.close(seg.fd)
+                else:
+                    keep.append(seg)
+            self._retired = keep
+            if plan.lsn > self.durable_lsn:
+                self.durable_lsn = plan.lsn
+        return plan.lsn
+
+    def _mark_synced(self, todo: list[tuple[_Segment, int]]) -> list[tuple[str, int]]:
+        synced: list[tuple[str, int]] = []
+        with self._lock:
+            for seg, size in todo:
+                if seg.synced_size >= size:
+                    continue
+                seg.synced_size = size
+                k = 0
+                for offset, data in seg.unsynced:
+                    if offset >= size:
+                        break
+                    self._retained -= len(data)
+                    k += 1
+                del seg.unsynced[:k]
+                seg.retained_from = max(seg.retained_from, size)
+                synced.append((seg.name, size))
+        return synced
 
     def _fsync(self, fd: int) -> None:
         if self.faults is not None:
