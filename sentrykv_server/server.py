@@ -214,6 +214,11 @@ class Server:
             if client.release(threshold):
                 self.holding.discard(client)
 
+    @property
+    def soft_limited(self) -> bool:
+        """Some client is over its soft output limit (its clock is running)."""
+        return bool(self._soft_since)
+
     def output_limit_exceeded(self, client: Client, size: int) -> bool:
         """client-output-buffer-limit: a client that does not read is disconnected."""
         cls = "pubsub" if (client.channels or client.patterns or client.shard_channels) else "normal"

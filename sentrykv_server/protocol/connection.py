@@ -650,8 +650,11 @@ class Client(asyncio.Protocol):
                     self._update_reading()
             elif not transport.is_closing():
                 transport.write(data)
-                self.server.stats.net_output_bytes += len(data)
-                if self.server.output_limit_exceeded(self, transport.get_write_buffer_size()):
+                server = self.server
+                server.stats.net_output_bytes += len(data)
+                # Usually the kernel took it all (nothing buffered, no soft-limit clock).
+                size = transport.get_write_buffer_size()
+                if (size or server.soft_limited) and server.output_limit_exceeded(self, size):
                     # abort(), not close(): close() would keep the unsent buffer in memory
                     # until a peer that does not read drains it, i.e. forever.
                     self.closing = True
