@@ -158,11 +158,13 @@ class Server:
         """Close the current frame: every op of one command (or one EXEC) goes in together."""
         ops = self.ops
         self.ops = []
-        if self.aof is not None:
-            self.last_lsn = self.aof.append(ops)
+        aof = self.aof
+        if aof is not None:
+            lsn = self.last_lsn = aof.append(ops)
             if client is not None:
-                client.wait_lsn = self.last_lsn
-        self.schedule_pass()
+                client.wait_lsn = lsn
+        if not self._flush_scheduled:
+            self.schedule_pass()
 
     def _on_expire(self, db_index: int, key: bytes) -> None:
         self.ops.append((db_index, [b"DEL", key]))

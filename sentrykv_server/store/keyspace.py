@@ -73,13 +73,16 @@ class Database:
     # -- mutations -------------------------------------------------------------------------
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store ``value``; like Redis's setKey, an overwrite clears the TTL unless keep_ttl."""
-        cow = self.keyspace.cow
-        if cow is not None:
-            cow(self, key)
+        ks = self.keyspace
+        if ks.cow is not None:
+            ks.cow(self, key)
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        self.keyspace.touched(self, key)
+        # touched(), inlined for the most common write: the WATCH check is one test.
+        ks.dirty += 1
+        if ks.watchers:
+            ks.touched_watched(self, key)
 
     def add(self, key: bytes, value: Any) -> None:
         """Insert a value for a key known to be absent (creating a container)."""
@@ -193,10 +196,14 @@ class Keyspace:
         """
         self.dirty += 1
         if self.watchers:
-            clients = self.watchers.get((db.id, key))
-            if clients:
-                for client in clients:
-                    client.watch_dirty = True
+            self.touched_watched(db, key)
+
+    def touched_watched(self, db: Database, key: bytes) -> None:
+        """Flag the clients WATCHing ``key`` (only called when some client watches a key)."""
+        clients = self.watchers.get((db.id, key))
+        if clients:
+            for client in clients:
+                client.watch_dirty = True
 
     def flushed(self, db: Database, before: dict[bytes, Any] | None = None) -> None:
         """A whole database changed (FLUSHDB/FLUSHALL/SWAPDB): WATCHes on it break.
