@@ -145,6 +145,54 @@ def _parse_db(field: object, index: int) -> int:
     return int(field)
 
 
+# -- many frames through one reader (recovery) -----------------------------------------
+#
+# Recovery feeds the payloads of many frames into ONE hiredis reader, joined by
+# FRAME_END (one feed per batch, see wal_reader.WalScan.batches), and applies
+# the items as they come out, instead of a decode_ops() call and a list of ops
+# per frame.  FRAME_END decodes to an item no payload holds at top level (ops
+# are arrays), so the consumer still knows where every frame ends: the number
+# of FRAME_END items must equal the number of frames fed.  A payload that ends
+# inside an op swallows the FRAME_END behind it (as an array element or as
+# bulk bytes) and the count comes out short: refused, as by decode_ops().
+
+FRAME_END = b":-1\r\n"
+FRAME_END_VALUE = -1
+# A payload larger than this is fed in pieces of this size, its complete ops
+# applied in between: hiredis moves its unread bytes on every reply once 1 KiB
+# is consumed, so decoding one huge buffer costs time quadratic in its size.
+FEED_CHUNK = 1 << 14
+
+
+# What a stream reader's ``gets`` returns when no complete item is buffered: not
+# False (the default), which a malformed payload can decode to (``:0``, ``#f``).
+NO_ITEM: object = object()
+
+
+def new_stream_reader() -> hiredis.Reader:
+    """A reader for payloads joined by :data:`FRAME_END`: drain it with
+    ``iter(reader.gets, NO_ITEM)``; ``gets`` raises RecordError on bad RESP."""
+    return hiredis.Reader(protocolError=RecordError, notEnoughData=NO_ITEM)
+
+
+def op_from_item(item: object, index: int) -> Op:
+    """Check one top-level item of a payload as :func:`decode_ops` does; return the op.
+
+    ``item`` is consumed (its db field is removed in place).  ``index`` only
+    numbers the op in the error message.
+    """
+    if type(item) is not list or len(item) < 2:
+        raise RecordError(f"op {index} is not an array [db, command, ...]: {item!r:.80}")
+    db = _DB_VALUE.get(item[0])
+    if db is None:
+        db = _parse_db(item[0], index)
+    del item[0]
+    for arg in item:
+        if type(arg) is not bytes:
+            raise RecordError(f"op {index} has a non-bulk argument {arg!r:.40}")
+    return db, item
+
+
 def format_arg(arg: bytes) -> str:
     """Quote one argument the way redis-cli does: printable ASCII as is, escapes otherwise."""
     out = ['"']
