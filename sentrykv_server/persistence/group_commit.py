@@ -117,7 +117,7 @@ class GroupCommitter:
         self._expect_bytes = 0
         self._gather_start = 0.0
         self._gather_budget = 0.0
-        self._gather_scheduled = False
+        self._gather_timer: asyncio.TimerHandle | None = None
 
     # -- control (loop thread) --------------------------------------------------------------
     def start(self) -> None:
@@ -199,9 +199,10 @@ class GroupCommitter:
                 await task
             finally:
                 self._task = None
-        if self._retry_handle is not None:
-            self._retry_handle.cancel()
-            self._retry_handle = None
+        for handle in (self._retry_handle, self._gather_timer):
+            if handle is not None:
+                handle.cancel()
+        self._retry_handle = self._gather_timer = None
         if self._worker_idle is not None:
             await self._worker_idle.wait()
         self._stop_worker()
@@ -351,15 +352,20 @@ class GroupCommitter:
         now = time.perf_counter()
         if not self._gather_start:
             self._gather_start = now
-        elif now - self._gather_start >= self._gather_budget:
+        elif self._gather_start < 0 or now - self._gather_start >= self._gather_budget:
             self._send_to_worker()
             return
-        if not self._gather_scheduled:
-            self._gather_scheduled = True
-            asyncio.get_running_loop().call_soon(self._gather_tick)
+        # Every pass that writes checks again (kick); the timer only covers a loop
+        # that goes quiet meanwhile (libuv timers tick in milliseconds, so it may
+        # overshoot the budget; re-checking with call_soon instead would keep the
+        # loop spinning through every gather).
+        if self._gather_timer is None:
+            self._gather_timer = asyncio.get_running_loop().call_later(self._gather_budget, self._gather_tick)
 
     def _gather_tick(self) -> None:
-        self._gather_scheduled = False
+        self._gather_timer = None
+        if self._gather_start:
+            self._gather_start = -1.0  # the budget has run out: send whatever is there
         self._kick_worker()
 
     def _send_to_worker(self) -> None:
@@ -377,6 +383,9 @@ class GroupCommitter:
         self._plan_before = writer.durable_lsn
         self._plan_bytes = writer.bytes_written
         self._gather_start = 0.0
+        if self._gather_timer is not None:
+            self._gather_timer.cancel()
+            self._gather_timer = None
         self._plan_started = time.monotonic()
         self._in_flight = True
         assert self._worker_idle is not None
