@@ -228,7 +228,7 @@ def render(results: Results, run: RunInfo, outcomes: Sequence[Outcome], chart_ma
         "(about 130-150k req/s is the ceiling for *any* server here; see the *client cores* column, "
         "close to 1.0 means the client was saturated). Req/s at `-P 1` therefore understates the gap between "
         "servers; compare **server CPU per request** (CPU time of all server threads read before and "
-        "after each run: the sum of `/proc/<pid>/task/*/schedstat`, exact to the nanosecond; utime+stime "
+        "after each run, child processes included (SentryKV's fsync worker): the sum of `/proc/<pid>/task/*/schedstat`, exact to the nanosecond; utime+stime "
         "from `/proc/<pid>/stat`, 10 ms ticks, only if a thread exited in between) and the `-P 16` throughput.",
         "- **Noise.** The machine is shared; absolute numbers drift 20-25 % within an hour. Only the "
         "same-run ratios are meaningful.",
