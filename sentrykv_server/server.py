@@ -217,6 +217,11 @@ class Server:
                 self.holding.discard(client)
 
     @property
+    def flush_pending(self) -> bool:
+        """A flush pass is scheduled: replies are about to leave (checkpoint slices yield to it)."""
+        return self._flush_scheduled
+
+    @property
     def soft_limited(self) -> bool:
         """Some client is over its soft output limit (its clock is running)."""
         return bool(self._soft_since)

@@ -49,6 +49,7 @@ class StubServer:
         self.cow_guard: Any = None
         self.lastsave = 0
         self.checkpointer: Any = None
+        self.flush_pending = False
 
     def commit_ops(self, client: Any) -> None:
         self.ops = []

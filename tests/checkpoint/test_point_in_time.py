@@ -222,7 +222,7 @@ async def test_write_failure_keeps_the_wal_and_removes_the_tmp(tmp_path: Any, mo
     def failing(self: Any, *args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(snapshot.SnapshotWriter, "write_block", failing)
+    monkeypatch.setattr(snapshot.SnapshotWriter, "write_blocks", failing)
     run, _cut, _server = await run_checkpoint(str(tmp_path), ks, [])
     assert not run.ok and "No space left" in run.error
     assert wal.exists() and os.listdir(str(tmp_path)) == [wal.name]
