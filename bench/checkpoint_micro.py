@@ -62,6 +62,7 @@ class _Server:
         self.cow_guard: Any = None
         self.lastsave = 0
         self.checkpointer: Any = None
+        self.flush_pending = False  # no clients: checkpoint slices never wait for replies
 
     def commit_ops(self, client: Any) -> None:
         self.ops = []
