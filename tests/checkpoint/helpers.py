@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from sentrykv_server.persistence import snapshot
+from sentrykv_server.persistence import checkpoint, snapshot
 from sentrykv_server.persistence.wal_format import list_segments
 from sentrykv_server.store.keyspace import Keyspace
 from sentrykv_server.store.types import TYPES
@@ -53,6 +53,32 @@ class StubServer:
 
     def commit_ops(self, client: Any) -> None:
         self.ops = []
+
+
+async def start_recording_cut(
+    directory: str, ks: Keyspace, slow_s: float | None = None
+) -> tuple[StubServer, checkpoint.Checkpointer, checkpoint.Run, dict[Any, Any]]:
+    """Start a SAVE checkpoint on a stub server; the returned dict fills with the
+    keyspace as it was at the cut (taken in the task's first step, already run)."""
+    import asyncio
+
+    server = StubServer(directory, ks)
+    ckpt = checkpoint.Checkpointer(server)  # type: ignore[arg-type]
+    server.checkpointer = ckpt
+    ckpt.start()
+    if slow_s is not None:
+        ckpt.slow_s = slow_s
+    cut: dict[Any, Any] = {}
+
+    def at_step(step: str) -> None:
+        if step == "cut":
+            cut.update(dump(ks))
+
+    ckpt.crash = at_step
+    run = ckpt._start(checkpoint.SAVE, "test")
+    assert run.task is not None
+    await asyncio.sleep(0)  # the cut happens in the task's first step
+    return server, ckpt, run, cut
 
 
 class FakeClient:

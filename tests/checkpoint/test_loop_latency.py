@@ -28,7 +28,7 @@ import pytest
 from sentrykv_server.loop import new_event_loop
 from sentrykv_server.persistence import checkpoint, snapshot
 from sentrykv_server.store.keyspace import Keyspace
-from tests.checkpoint.helpers import StubServer, dump
+from tests.checkpoint.helpers import StubServer, dump, start_recording_cut
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -172,20 +172,8 @@ async def test_keys_are_listed_first_so_later_inserts_list_nothing(tmp_path: Any
     ks = string_keyspace(20_000)
     for i in range(0, 20_000, 7):
         ks.dbs[0].set_expire(b"key:%d" % i, 9_000_000_000_000 + i)
-    server = StubServer(str(tmp_path), ks)
-    ckpt = checkpoint.Checkpointer(server)  # type: ignore[arg-type]
-    server.checkpointer = ckpt
-    ckpt.start()
-    cut: dict[Any, Any] = {}
-
-    def at_step(step: str) -> None:
-        if step == "cut":
-            cut.update(dump(ks))
-
-    ckpt.crash = at_step
-    run = ckpt._start(checkpoint.SAVE, "test")
+    _server, ckpt, run, cut = await start_recording_cut(str(tmp_path), ks)
     assert run.task is not None
-    await asyncio.sleep(0)
     while any(cap.iterator is not None for cap in run.captured):
         await asyncio.sleep(0)
     assert not run.task.done() and run.entries < 20_000, "the encoding should still be running"

@@ -24,7 +24,7 @@ from sentrykv_server.store.keyspace import Keyspace
 from sentrykv_server.store.lists import QuickList
 from sentrykv_server.store.sets import RedisSet
 from sentrykv_server.store.zset import ZSet
-from tests.checkpoint.helpers import FakeClient, StubServer, dump
+from tests.checkpoint.helpers import FakeClient, StubServer, dump, start_recording_cut
 
 
 def populated(n: int = 300) -> Keyspace:
@@ -49,21 +49,9 @@ async def run_checkpoint(
     directory: str, ks: Keyspace, mutations: list[Callable[[StubServer], None]], per_turn: int = 3
 ) -> tuple[checkpoint.Run, dict[Any, Any], StubServer]:
     """Start a checkpoint, apply ``mutations`` between its chunks; return the run and the cut state."""
-    server = StubServer(directory, ks)
-    ckpt = checkpoint.Checkpointer(server)  # type: ignore[arg-type]
-    server.checkpointer = ckpt
-    ckpt.start()
-    ckpt.slow_s = 0.0005  # 16 keys per chunk, a short sleep after each
-    cut: dict[Any, Any] = {}
-
-    def at_step(step: str) -> None:
-        if step == "cut":
-            cut.update(dump(ks))
-
-    ckpt.crash = at_step
-    run = ckpt._start(checkpoint.SAVE, "test")
+    # slow_s: 16 keys per chunk, a short sleep after each
+    server, ckpt, run, cut = await start_recording_cut(directory, ks, slow_s=0.0005)
     assert run.task is not None
-    await asyncio.sleep(0)  # the cut happens in the task's first step
     pending = list(mutations)
     while pending and not run.task.done():
         for _ in range(per_turn):

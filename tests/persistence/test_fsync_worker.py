@@ -13,36 +13,7 @@ from sentrykv_server.persistence.fsync_worker import MAX_FDS, FsyncWorker
 from sentrykv_server.persistence.group_commit import GroupCommitter
 from sentrykv_server.persistence.wal_writer import WalWriter
 
-from .walutil import payload_for, replay
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.durable: list[int] = []
-        self.errors: list[BaseException | None] = []
-
-    def on_durable(self, lsn: int) -> None:
-        assert not self.durable or lsn >= self.durable[-1]
-        self.durable.append(lsn)
-
-    def on_error(self, exc: BaseException | None) -> None:
-        self.errors.append(exc)
-
-
-def _write(w: WalWriter, gc: GroupCommitter, n: int = 1) -> int:
-    for _ in range(n):
-        lsn = w.append(payload_for(w.last_lsn + 1))
-    w.write_buffered()
-    gc.kick()
-    return lsn
-
-
-async def _until(cond, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.002)
+from .walutil import Recorder, replay, until, write_frames
 
 
 def test_worker_fsyncs_many_files_in_one_request(tmp_path) -> None:
@@ -67,9 +38,9 @@ async def test_always_through_the_worker(tmp_path) -> None:
     pid = gc.stats_fields()["wal_fsync_worker_pid"]
     assert pid > 0 and pid != os.getpid()
     for _ in range(100):
-        _write(w, gc, 2)
+        write_frames(w, gc, 2)
         await asyncio.sleep(0.0005)
-    await _until(lambda: w.durable_lsn == 200)
+    await until(lambda: w.durable_lsn == 200)
     await gc.stop()
     assert rec.durable[-1] == 200 and not rec.errors
     assert gc.stats.batch_total == 200
@@ -89,11 +60,11 @@ async def test_durable_only_after_the_workers_fsync_returns(tmp_path, monkeypatc
     gc.start()
     assert gc.stats_fields()["wal_fsync_worker_pid"] > 0
     control.write_text("fsync-slow 300")
-    _write(w, gc, 3)
+    write_frames(w, gc, 3)
     await asyncio.sleep(0.15)
     assert w.durable_lsn == 0 and gc.stats_fields()["wal_fsync_in_flight"] == 1
-    _write(w, gc, 2)  # written while the fsync is in flight: the next group
-    await _until(lambda: w.durable_lsn == 5)
+    write_frames(w, gc, 2)  # written while the fsync is in flight: the next group
+    await until(lambda: w.durable_lsn == 5)
     assert rec.durable[0] == 3
     control.write_text("")
     await gc.stop()
@@ -108,12 +79,12 @@ async def test_fsync_error_in_the_worker_is_retried(tmp_path, monkeypatch) -> No
     rec = Recorder()
     gc = GroupCommitter(w, "always", rec.on_durable, rec.on_error, retry_initial=0.01, retry_max=0.05)
     gc.start()
-    _write(w, gc, 4)
-    await _until(lambda: len(rec.errors) >= 2)  # failed, and failed again on retry
+    write_frames(w, gc, 4)
+    await until(lambda: len(rec.errors) >= 2)  # failed, and failed again on retry
     assert w.durable_lsn == 0 and isinstance(rec.errors[0], OSError)
     assert gc.stats.fsync_errors >= 2
     control.write_text("")
-    await _until(lambda: w.durable_lsn == 4)
+    await until(lambda: w.durable_lsn == 4)
     assert rec.errors[-1] is None  # the recovery was reported
     await gc.stop()
     w.close()
@@ -125,14 +96,14 @@ async def test_a_killed_worker_falls_back_to_the_thread(tmp_path) -> None:
     rec = Recorder()
     gc = GroupCommitter(w, "always", rec.on_durable, rec.on_error)
     gc.start()
-    _write(w, gc, 2)
-    await _until(lambda: w.durable_lsn == 2)
+    write_frames(w, gc, 2)
+    await until(lambda: w.durable_lsn == 2)
     os.kill(gc.stats_fields()["wal_fsync_worker_pid"], signal.SIGKILL)
     await asyncio.sleep(0.1)
     for _ in range(10):
-        _write(w, gc)
+        write_frames(w, gc)
         await asyncio.sleep(0.001)
-    await _until(lambda: w.durable_lsn == 12)
+    await until(lambda: w.durable_lsn == 12)
     assert gc.stats_fields()["wal_fsync_worker_pid"] == 0
     await gc.stop()
     w.close()

@@ -11,20 +11,7 @@ from sentrykv_server.persistence.group_commit import GroupCommitter
 from sentrykv_server.persistence.wal_writer import WalSyncLost, WalWriter
 
 from .faults import Faults, eio
-from .walutil import payload_for, replay
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.durable: list[int] = []
-        self.errors: list[BaseException | None] = []
-
-    def on_durable(self, lsn: int) -> None:
-        assert not self.durable or lsn >= self.durable[-1]
-        self.durable.append(lsn)
-
-    def on_error(self, exc: BaseException | None) -> None:
-        self.errors.append(exc)
+from .walutil import Recorder, replay, until, write_frames
 
 
 def _setup(tmp_path, policy: str, **kw) -> tuple[WalWriter, Faults, Recorder, GroupCommitter]:
@@ -35,30 +22,14 @@ def _setup(tmp_path, policy: str, **kw) -> tuple[WalWriter, Faults, Recorder, Gr
     return w, f, rec, gc
 
 
-def _write(w: WalWriter, gc: GroupCommitter, n: int = 1) -> int:
-    for _ in range(n):
-        lsn = w.append(payload_for(w.last_lsn + 1))
-    w.write_buffered()
-    gc.kick()
-    return lsn
-
-
-async def _until(cond, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.005)
-
-
 async def test_always_groups_writes_during_slow_fsync(tmp_path) -> None:
     w, f, rec, gc = _setup(tmp_path, "always")
     f.fsync_delay = 0.03  # a slow disk
     gc.start()
     for _ in range(200):
-        _write(w, gc)
+        write_frames(w, gc)
         await asyncio.sleep(0.001)
-    await _until(lambda: w.durable_lsn == 200)
+    await until(lambda: w.durable_lsn == 200)
     await gc.stop()
     s = gc.stats
     assert rec.durable[-1] == 200
@@ -75,13 +46,13 @@ async def test_always_reports_durable_only_after_fsync_returns(tmp_path) -> None
     gate = threading.Event()
     f.fsyncs = [gate]
     gc.start()
-    _write(w, gc, 3)
-    await _until(lambda: f.fsync_calls == 1)
-    _write(w, gc, 2)  # arrives while the fsync is blocked
+    write_frames(w, gc, 3)
+    await until(lambda: f.fsync_calls == 1)
+    write_frames(w, gc, 2)  # arrives while the fsync is blocked
     await asyncio.sleep(0.05)
     assert rec.durable == [] and w.durable_lsn == 0
     gate.set()
-    await _until(lambda: rec.durable and rec.durable[-1] == 5)
+    await until(lambda: rec.durable and rec.durable[-1] == 5)
     assert rec.durable[0] == 3  # the first fsync covered only what was written before it began
     await gc.stop()
     w.close()
@@ -91,8 +62,8 @@ async def test_failing_fsync_reports_error_then_recovers(tmp_path) -> None:
     w, f, rec, gc = _setup(tmp_path, "always", retry_initial=0.01, retry_max=0.05)
     f.fsyncs = [eio(), eio(), eio()]
     gc.start()
-    _write(w, gc, 4)
-    await _until(lambda: rec.errors and rec.errors[-1] is None)
+    write_frames(w, gc, 4)
+    await until(lambda: rec.errors and rec.errors[-1] is None)
     assert [type(e) for e in rec.errors] == [OSError, OSError, OSError, type(None)]
     assert gc.stats.fsync_errors == 3 and gc.stats.fsyncs == 1  # retried with backoff
     assert rec.durable and rec.durable[-1] == 4
@@ -104,11 +75,11 @@ async def test_durable_does_not_advance_while_fsync_fails(tmp_path) -> None:
     w, f, rec, gc = _setup(tmp_path, "always", retry_initial=0.01, retry_max=0.02)
     f.fsyncs = [eio()] * 1000
     gc.start()
-    _write(w, gc, 2)
-    await _until(lambda: gc.stats.fsync_errors >= 5)
+    write_frames(w, gc, 2)
+    await until(lambda: gc.stats.fsync_errors >= 5)
     assert rec.durable == [] and w.durable_lsn == 0 and gc.failing is not None
     f.fsyncs.clear()
-    await _until(lambda: rec.durable == [2])
+    await until(lambda: rec.durable == [2])
     assert rec.errors[-1] is None and gc.failing is None
     await gc.stop()
     w.close()
@@ -120,9 +91,9 @@ async def test_everysec_syncs_about_once_per_interval(tmp_path) -> None:
     gc.start()
     t0 = loop.time()
     for _ in range(30):
-        _write(w, gc)
+        write_frames(w, gc)
         await asyncio.sleep(0.01)
-    await _until(lambda: w.durable_lsn == 30, timeout=2)
+    await until(lambda: w.durable_lsn == 30, timeout=2)
     elapsed = loop.time() - t0
     assert 1 <= gc.stats.fsyncs <= elapsed / 0.1 + 2  # not one per write
     fsyncs = gc.stats.fsyncs
@@ -135,7 +106,7 @@ async def test_everysec_syncs_about_once_per_interval(tmp_path) -> None:
 async def test_no_policy_never_syncs_until_stop(tmp_path) -> None:
     w, f, rec, gc = _setup(tmp_path, "no")
     gc.start()
-    _write(w, gc, 10)
+    write_frames(w, gc, 10)
     await asyncio.sleep(0.1)
     assert gc.stats.fsyncs == 0 and w.durable_lsn == 0
     assert w.retain_unsynced is False
@@ -147,9 +118,9 @@ async def test_no_policy_never_syncs_until_stop(tmp_path) -> None:
 async def test_set_policy_at_run_time(tmp_path) -> None:
     w, f, rec, gc = _setup(tmp_path, "no")
     gc.start()
-    _write(w, gc, 5)
+    write_frames(w, gc, 5)
     gc.set_policy("always")
-    await _until(lambda: w.durable_lsn == 5)
+    await until(lambda: w.durable_lsn == 5)
     gc.set_policy("everysec")
     with pytest.raises(ValueError):
         gc.set_policy("sometimes")
@@ -160,7 +131,7 @@ async def test_set_policy_at_run_time(tmp_path) -> None:
 async def test_stop_raises_when_final_sync_fails(tmp_path) -> None:
     w, f, rec, gc = _setup(tmp_path, "no")
     gc.start()
-    _write(w, gc, 1)
+    write_frames(w, gc, 1)
     f.fsyncs = [eio()]
     with pytest.raises(OSError):
         await gc.stop()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sentrykv_server.persistence.group_commit import GroupCommitter
 from sentrykv_server.persistence.records import encode_ops
 from sentrykv_server.persistence.wal_format import FRAME_HEADER_SIZE, HEADER_SIZE, list_segments
 from sentrykv_server.persistence.wal_reader import RecoveryReport, recover
@@ -77,3 +80,36 @@ def flip_bit(path: str, offset: int, bit: int) -> None:
         b = fh.read(1)[0]
         fh.seek(offset)
         fh.write(bytes([b ^ (1 << bit)]))
+
+
+class Recorder:
+    """The committer's callbacks, recorded (durable LSNs must never go back)."""
+
+    def __init__(self) -> None:
+        self.durable: list[int] = []
+        self.errors: list[BaseException | None] = []
+
+    def on_durable(self, lsn: int) -> None:
+        assert not self.durable or lsn >= self.durable[-1]
+        self.durable.append(lsn)
+
+    def on_error(self, exc: BaseException | None) -> None:
+        self.errors.append(exc)
+
+
+def write_frames(w: WalWriter, gc: GroupCommitter, n: int = 1) -> int:
+    """Append n frames, write them and kick the committer, as a loop pass would."""
+    lsn = 0
+    for _ in range(n):
+        lsn = w.append(payload_for(w.last_lsn + 1))
+    w.write_buffered()
+    gc.kick()
+    return lsn
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        assert loop.time() < end, "condition not reached"
+        await asyncio.sleep(0.002)
