@@ -206,6 +206,10 @@ class Config:
     def get(self, name: str) -> Any:
         return self._values[self.canonical(name)]
 
+    def value(self, canonical_name: str) -> Any:
+        """The value of a directive named canonically (lower case, no alias): hot paths."""
+        return self._values[canonical_name]
+
     @staticmethod
     def canonical(name: str) -> str:
         low = name.lower()

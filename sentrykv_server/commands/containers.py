@@ -37,7 +37,8 @@ def modified(db: Database, key: bytes) -> None:
 
 
 def config_int(c: Client, name: str) -> int:
-    return int(c.server.config.get(name))
+    """An integer directive by its canonical name (the encoding limits, read per write)."""
+    return int(c.server.config.value(name))
 
 
 # -- argument parsing --------------------------------------------------------------------

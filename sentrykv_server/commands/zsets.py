@@ -60,6 +60,10 @@ def get_zset(db: Database, key: bytes, read: bool = False) -> ZSet | None:
     raise wrong_type()
 
 
+# First bytes a score may start with and no ZADD option does ("inf" is checked the long way).
+_SCORE_START = frozenset(bytes([ch]) for ch in b"0123456789-+.")
+
+
 def _limits(c: Client) -> tuple[int, int]:
     return config_int(c, "zset-max-listpack-entries"), config_int(c, "zset-max-listpack-value")
 
@@ -93,6 +97,8 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> Any:
     i = 2
     n = len(argv)
     while i < n:
+        if argv[i][:1] in _SCORE_START:  # the usual ZADD key score member: no options
+            break
         opt = argv[i].lower()
         if opt == b"nx":
             nx = True
