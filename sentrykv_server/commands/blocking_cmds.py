@@ -17,13 +17,21 @@ The list/zset mechanics are the data-type modules' building blocks
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from math import ceil
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import TIMEOUT_NOT_FLOAT, CommandError, syntax_error
-from sentrykv_server.commands.lists import get_list, list_move, list_pop, mpop_first, parse_mpop
+from sentrykv_server.commands.errors import TIMEOUT_NOT_FLOAT, CommandError
+from sentrykv_server.commands.lists import (
+    get_list,
+    list_move,
+    list_pop,
+    mpop_first,
+    parse_mpop,
+    parse_where,
+)
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.zsets import (
     get_zset,
@@ -161,16 +169,6 @@ def _block(c: Client, keys: list[bytes], kind: type, deadline: int, serve: Any, 
     return NO_REPLY
 
 
-def _where(raw: bytes) -> bool:
-    """LEFT -> True, RIGHT -> False (getListPositionFromObjectOrReply)."""
-    low = raw.lower()
-    if low == b"left":
-        return True
-    if low == b"right":
-        return False
-    raise syntax_error()
-
-
 # -- BLPOP / BRPOP -----------------------------------------------------------------------
 def _pop_one(c: Client, db: Database, key: bytes, left: bool) -> Any:
     values = list_pop(db, key, left, 1)
@@ -180,18 +178,22 @@ def _pop_one(c: Client, db: Database, key: bytes, left: bool) -> Any:
     return [key, values[0]]
 
 
-def _bpop(c: Client, argv: list[bytes], left: bool) -> Any:
+def _pop_first_or_block(
+    c: Client, argv: list[bytes], kind: type, get: Callable[[Database, bytes], Any],
+    pop_one: Callable[[Client, Database, bytes], Any],
+) -> Any:
+    """``B<cmd> key [key ...] timeout``: pop from the first key holding a ``kind``, or block."""
     timeout = parse_timeout(argv[-1])
     keys = argv[1:-1]
     db = c.db
     for key in keys:
-        if get_list(db, key) is not None:
-            return _pop_one(c, db, key, left)
+        if get(db, key) is not None:
+            return pop_one(c, db, key)
+    return _block(c, keys, kind, _deadline(c, timeout), pop_one, NULL_ARRAY)
 
-    def serve(client: Client, sdb: Database, key: bytes) -> Any:
-        return _pop_one(client, sdb, key, left)
 
-    return _block(c, keys, QuickList, _deadline(c, timeout), serve, NULL_ARRAY)
+def _bpop(c: Client, argv: list[bytes], left: bool) -> Any:
+    return _pop_first_or_block(c, argv, QuickList, get_list, lambda cl, db, key: _pop_one(cl, db, key, left))
 
 
 @command("blpop", -3, "write blocking", 1, -2, 1, group="list", since="2.0.0")
@@ -252,7 +254,7 @@ def _blmove(c: Client, argv: list[bytes], src_left: bool, dst_left: bool, timeou
 @command("blmove", 6, "write denyoom blocking", 1, 2, 1, group="list", since="6.2.0")
 def blmove_cmd(c: Client, argv: list[bytes]) -> Any:
     """LMOVE, blocking while the source list is empty."""
-    src_left, dst_left = _where(argv[3]), _where(argv[4])
+    src_left, dst_left = parse_where(argv[3]), parse_where(argv[4])
     timeout = parse_timeout(argv[5])
     return _blmove(c, argv, src_left, dst_left, timeout, b"LMOVE")
 
@@ -275,17 +277,7 @@ def _zpop_one(c: Client, db: Database, key: bytes, lowest: bool) -> Any:
 
 
 def _bzpop(c: Client, argv: list[bytes], lowest: bool) -> Any:
-    timeout = parse_timeout(argv[-1])
-    keys = argv[1:-1]
-    db = c.db
-    for key in keys:
-        if get_zset(db, key) is not None:
-            return _zpop_one(c, db, key, lowest)
-
-    def serve(client: Client, sdb: Database, key: bytes) -> Any:
-        return _zpop_one(client, sdb, key, lowest)
-
-    return _block(c, keys, ZSet, _deadline(c, timeout), serve, NULL_ARRAY)
+    return _pop_first_or_block(c, argv, ZSet, get_zset, lambda cl, db, key: _zpop_one(cl, db, key, lowest))
 
 
 @command("bzpopmin", -3, "write blocking fast", 1, -2, 1, group="sorted_set", since="5.0.0")

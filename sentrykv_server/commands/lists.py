@@ -108,8 +108,8 @@ def list_move(db: Database, src: bytes, dst: bytes, src_left: bool, dst_left: bo
     return value
 
 
-def _where(raw: bytes) -> bool:
-    """LEFT -> True, RIGHT -> False."""
+def parse_where(raw: bytes) -> bool:
+    """LEFT -> True, RIGHT -> False (getListPositionFromObjectOrReply)."""
     low = raw.lower()
     if low == b"left":
         return True
@@ -193,7 +193,7 @@ def parse_mpop(argv: list[bytes], numkeys_idx: int) -> tuple[list[bytes], bool, 
     where_idx = numkeys_idx + numkeys + 1
     if where_idx >= len(argv):
         raise syntax_error()
-    left = _where(argv[where_idx])
+    left = parse_where(argv[where_idx])
     count = -1
     j = where_idx + 1
     while j < len(argv):
@@ -441,7 +441,7 @@ def _lmove(c: Client, src: bytes, dst: bytes, src_left: bool, dst_left: bool, ar
 @command("lmove", 5, "write denyoom", 1, 2, 1, group="list", since="6.2.0")
 def lmove_cmd(c: Client, argv: list[bytes]) -> Any:
     """Pop from one end of a list and push to an end of another."""
-    src_left, dst_left = _where(argv[3]), _where(argv[4])
+    src_left, dst_left = parse_where(argv[3]), parse_where(argv[4])
     return _lmove(c, argv[1], argv[2], src_left, dst_left, argv)
 
 

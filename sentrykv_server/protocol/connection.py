@@ -439,9 +439,9 @@ class Client(asyncio.Protocol):
     def execute(self, argv: list[bytes]) -> None:
         """Look up, check and run one command, appending its reply to ``self.out``.
 
-        This is the hot path: the common case (authenticated, no MULTI, not
-        subscribed, replies on) runs the handler inline; everything unusual
-        goes through :meth:`_execute_special`.
+        Inline commands and every request :meth:`process_input` does not run
+        itself come here (that loop holds the hot copy of the common case);
+        everything unusual goes on to :meth:`_execute_special`.
         """
         cmd = LOOKUP.get(argv[0])
         if cmd is None:
@@ -462,46 +462,26 @@ class Client(asyncio.Protocol):
             if server.write_error is not None:
                 self.reject(argv, server.write_error)
                 return
-            if server.cow_guard is not None:
-                server.cow_guard(self, argv)
         elif server.write_error is not None and server.fsync_always:
             self._read_during_disk_trouble(cmd, argv)
             return
-        # Same bookkeeping as call(), inlined: one function call less per request.
-        start = _perf_ns()
-        try:
-            result = cmd.handler(self, argv)
-        except CommandError as exc:
-            cmd.failed_calls += 1
-            result = exc
-        except Exception as exc:  # a bug must not kill the connection or the server
-            result = self._internal_error(cmd, argv, exc)
-        elapsed = (_perf_ns() - start) // 1000
-        cmd.calls += 1
-        cmd.usec += elapsed
-        if elapsed >= server.slowlog_threshold_us >= 0:
-            server.slowlog.record(self, argv, elapsed)
-        if server.monitors:
-            server.feed_monitors(self, argv)
-        self.last_cmd = cmd
+        result = self.call(cmd, argv)
+        self._after_call()
+        if type(result) is CommandError:
+            self.out += encode_error(result.message)
+        elif result is not NO_REPLY:
+            encode(self.out, result, self.resp3)
+
+    def _after_call(self) -> None:
+        """Commit the command's log frame, note the LSN its reply waits for, and serve
+        blocked clients waiting on keys it fed."""
+        server = self.server
         if server.ops:
             server.commit_ops(self)
         if server.fsync_always:
             self.wait_lsn = server.last_lsn
-        if server.blocking.ready:  # the command fed keys that blocked clients wait on
+        if server.blocking.ready:
             server.blocking.serve_ready()
-        t = type(result)
-        if t is bytes:
-            out = self.out
-            out += b"$%d\r\n" % len(result)
-            out += result
-            out += b"\r\n"
-        elif result is None:
-            self.out += b"_\r\n" if self.resp3 else b"$-1\r\n"
-        elif t is CommandError:
-            self.out += encode_error(result.message)
-        elif result is not NO_REPLY:
-            encode(self.out, result, self.resp3)
 
     def _execute_special(self, cmd: Command, argv: list[bytes]) -> None:
         """The unusual cases: AUTH pending, MULTI queuing, RESP2 subscribed mode, CLIENT REPLY.
@@ -536,12 +516,7 @@ class Client(asyncio.Protocol):
                 self.out += QUEUED_BYTES
             return
         result = self.call(cmd, argv)
-        if server.ops:
-            server.commit_ops(self)
-        if server.fsync_always:
-            self.wait_lsn = server.last_lsn
-        if server.blocking.ready:
-            server.blocking.serve_ready()
+        self._after_call()
         if result is NO_REPLY:
             return
         if self.reply_mode != "on":
