@@ -38,7 +38,9 @@ from sentrykv_server.persistence.checkpoint import Checkpointer
 from sentrykv_server.store.keyspace import Keyspace
 
 
-class _Config:
+class StubConfig:
+    """The directives a Checkpointer reads (automatic triggers off)."""
+
     checkpoint_interval_ms = 0
     auto_aof_rewrite_percentage = 0
     auto_aof_rewrite_min_size = 0
@@ -50,11 +52,13 @@ class _Config:
         return None
 
 
-class _Server:
-    """The parts of Server a checkpoint touches (appendonly off: no WAL to rotate)."""
+class StubServer:
+    """The parts of Server a checkpoint touches (appendonly off: no WAL to rotate).
+
+    Shared with tests/checkpoint, which drive Checkpointer the same way."""
 
     def __init__(self, directory: str, keyspace: Keyspace) -> None:
-        self.config = _Config(directory)
+        self.config = StubConfig(directory)
         self.keyspace = keyspace
         self.ops: list[Any] = []
         self.aof = None
@@ -115,7 +119,7 @@ async def _writer(ks: Keyspace, n: int, state: dict[str, Any]) -> None:
 
 
 async def _checkpoint(directory: str, ks: Keyspace, with_writes: bool) -> dict[str, Any]:
-    server = _Server(directory, ks)
+    server = StubServer(directory, ks)
     ckpt = Checkpointer(server)  # type: ignore[arg-type]
     server.checkpointer = ckpt
     ckpt.start()

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from bench.checkpoint_micro import StubServer as BenchStubServer
 from sentrykv_server.persistence import checkpoint, snapshot
 from sentrykv_server.persistence.wal_format import list_segments
 from sentrykv_server.store.keyspace import Keyspace
@@ -25,34 +26,12 @@ def dump(ks: Keyspace) -> dict[tuple[int, bytes], tuple[str, bytes, int | None]]
     return out
 
 
-class StubConfig:
-    checkpoint_interval_ms = 0
-    auto_aof_rewrite_percentage = 0
-    auto_aof_rewrite_min_size = 0
-
-    def __init__(self, directory: str) -> None:
-        self.dir = directory
-
-    def on_change(self, name: str, hook: Any) -> None:
-        return None
-
-
-class StubServer:
-    """What a Checkpointer touches on the server (appendonly off)."""
+class StubServer(BenchStubServer):
+    """What a Checkpointer touches on the server (appendonly off), at a non-zero LSN."""
 
     def __init__(self, directory: str, keyspace: Keyspace) -> None:
-        self.config = StubConfig(directory)
-        self.keyspace = keyspace
-        self.ops: list[Any] = []
-        self.aof = None
+        super().__init__(directory, keyspace)
         self.last_lsn = 7
-        self.cow_guard: Any = None
-        self.lastsave = 0
-        self.checkpointer: Any = None
-        self.flush_pending = False
-
-    def commit_ops(self, client: Any) -> None:
-        self.ops = []
 
 
 async def start_recording_cut(
