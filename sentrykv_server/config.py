@@ -13,7 +13,6 @@ of pointing ``dir`` somewhere and saving a crafted file there.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shlex
 from collections.abc import Callable, Iterable
@@ -225,6 +224,8 @@ class Config:
 
     def matching(self, pattern: str) -> list[tuple[str, str]]:
         """CONFIG GET: (name, shown value) for every directive or alias matching the glob."""
+        from sentrykv_server.store.glob import compile_glob
+
         pat = pattern.lower()
         out = []
         if not any(ch in pat for ch in "*?["):
@@ -232,11 +233,14 @@ class Config:
             if name in DIRECTIVES:
                 return [(pat, self.show(name))]
             return []
+        # Redis's stringmatch(pattern, name, nocase=1) on the pattern as sent: an escape
+        # inside a class compares without nocase, so the pattern is not lower-cased first.
+        match = compile_glob(pattern.encode("utf-8", "surrogateescape"), True)
         for name in DIRECTIVES:
-            if fnmatch.fnmatchcase(name, pat):
+            if match(name.encode()):
                 out.append((name, self.show(name)))
         for alias, target in ALIASES.items():
-            if fnmatch.fnmatchcase(alias, pat) and target in DIRECTIVES:
+            if match(alias.encode()) and target in DIRECTIVES:
                 out.append((alias, self.show(target)))
         return out
 

@@ -31,7 +31,7 @@ def config_cmd(c: Client, argv: list[bytes]) -> Any:
             raise CommandError("ERR wrong number of arguments for 'config|get' command")
         result: dict[bytes, bytes] = {}
         for pattern in argv[2:]:
-            text = pattern.decode("utf-8", "replace")
+            text = pattern.decode("utf-8", "surrogateescape")
             exact = not any(ch in text for ch in "*?[")
             for name, value in config.matching(text):
                 # An exact name is echoed as the client spelled it (CONFIG GET MAXCLIENTS).

@@ -239,7 +239,7 @@ def _list(argv: list[bytes]) -> Any:
         raise syntax_error()
     kind, arg = argv[3].lower(), argv[4]
     if kind == b"pattern":
-        match = compile_glob(arg.lower(), True)
+        match = compile_glob(arg, True)
         return [n.encode() for n in names if match(n.encode())]
     if kind == b"aclcat":
         cat = "@" + arg.decode("utf-8", "replace").lower()  # "@string" matches nothing, as in Redis

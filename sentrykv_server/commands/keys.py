@@ -80,6 +80,8 @@ def type_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("keys", 2, "readonly", group="generic")
 def keys_cmd(c: Client, argv: list[bytes]) -> Any:
     """All keys matching a glob pattern."""
+    if argv[1] == b"*":  # Redis's allkeys: also the empty key, which a pattern never matches
+        return BulkArray(list(c.db.live_keys()))
     match = compile_glob(argv[1])
     return BulkArray([key for key in c.db.live_keys() if match(key)])
 
