@@ -89,7 +89,9 @@ class Server:
         self.aof: Durability | None = None
         self.last_lsn = 0
         self.fsync_always = False
-        self.write_error: str | None = None
+        # Server-wide refusals (see dispatch.py): ``gated`` is what the hot path tests.
+        self._write_error: str | None = None
+        self.gated = False
         self.holding: set[Client] = set()
         self.max_held_bytes = 64 * 1024 * 1024
         self.output_limits = parse_output_limits(config.client_output_buffer_limit)
@@ -147,6 +149,21 @@ class Server:
         self.fsync_always = self.aof is not None and policy == "always"
         if not self.fsync_always and self.holding:
             self.release_held()
+
+    # -- gates checked by dispatch -------------------------------------------------------
+    @property
+    def write_error(self) -> str | None:
+        """MISCONF text while the log cannot be written: writes are refused."""
+        return self._write_error
+
+    @write_error.setter
+    def write_error(self, message: str | None) -> None:
+        self._write_error = message
+        self.refresh_gates()
+
+    def refresh_gates(self) -> None:
+        """Recompute ``gated``: True sends every command through dispatch's checks."""
+        self.gated = self._write_error is not None
 
     # -- write-ahead log -----------------------------------------------------------------
     def propagate(self, db: int, argv: list[bytes]) -> None:

@@ -162,8 +162,11 @@ def _deadline(c: Client, timeout_ms: int) -> int:
 
 
 def _block(c: Client, keys: list[bytes], kind: type, deadline: int, serve: Any, null: Any) -> Any:
-    """Park the client, or answer ``null`` where blocking is not allowed (EXEC, loading)."""
-    if c.in_exec or c.db.keyspace.loading:
+    """Park the client, or answer ``null`` where blocking is not allowed (EXEC, scripts, loading).
+
+    Every blocking command goes through here, so this is the one place that decides.
+    """
+    if c.deny_blocking or c.db.keyspace.loading:
         return null
     c.server.blocking.block(c, c.db, keys, kind, deadline, serve)
     return NO_REPLY

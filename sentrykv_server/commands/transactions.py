@@ -1,11 +1,11 @@
 """MULTI / EXEC / DISCARD / WATCH / UNWATCH (Redis's multi.c).
 
-Queuing happens in the dispatcher (``Client._execute_special``): while
+Queuing happens in the dispatcher (``dispatch.process_command``): while
 ``client.multi`` is a list, commands are checked (lookup, arity, auth, write
 gating) and appended instead of run; a command rejected while queuing sets
 ``client.multi_error`` and EXEC then answers EXECABORT.
 
-EXEC runs the queue through ``Client.call`` — which neither commits the
+EXEC runs the queue through ``dispatch.call`` — which neither commits the
 write-ahead log nor serves blocked clients — so everything the transaction
 propagates is committed as ONE frame by the dispatcher after EXEC returns,
 and clients blocked on keys the transaction filled are served only after
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import CommandError
 from sentrykv_server.commands.registry import command
+from sentrykv_server.dispatch import call
 from sentrykv_server.protocol.reply import NO_REPLY, NULL_ARRAY, ErrorReply, Raw, encode
 
 if TYPE_CHECKING:
@@ -109,17 +110,17 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
     # Each reply is encoded as it is produced (HELLO inside MULTI switches the protocol
     # mid-way, and a SUBSCRIBE with several channels adds several replies, as in Redis).
     out = bytearray()
-    c.in_exec = True
+    c.in_exec = c.deny_blocking = True
     try:
         for cmd, args in queue:
-            result = c.call(cmd, args)
+            result = call(c, cmd, args)
             if type(result) is CommandError:
                 result = ErrorReply(result.message)
             elif result is NO_REPLY:
                 result = None
             encode(out, result, c.resp3)
     finally:
-        c.in_exec = False
+        c.in_exec = c.deny_blocking = False
     return Raw(b"*%d\r\n" % len(queue) + out)
 
 

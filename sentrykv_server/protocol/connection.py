@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
 
-from sentrykv_server.commands.errors import NOAUTH, CommandError
-from sentrykv_server.commands.registry import LOOKUP, NO_MULTI, Command, lookup
+from sentrykv_server.commands.errors import CommandError
+from sentrykv_server.commands.registry import LOOKUP, Command
+from sentrykv_server.dispatch import internal_error, process_command
 from sentrykv_server.protocol.framing import check_partial, find_inline_start
 from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
-from sentrykv_server.protocol.reply import NO_REPLY, OK_BYTES, QUEUED_BYTES, encode, encode_error
+from sentrykv_server.protocol.reply import NO_REPLY, OK_BYTES, encode, encode_error
 
 if TYPE_CHECKING:
     from sentrykv_server.server import Server
@@ -39,15 +40,6 @@ _INLINE_MAX = 64 * 1024
 _OUT_PAUSE = 1024 * 1024
 _BULK_HEADERS = [b"$%d\r\n" % n for n in range(1024)]
 
-# Commands a client may send while inside MULTI without being queued.
-_MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
-# Commands allowed in RESP2 subscribed mode.
-_SUBSCRIBED_OK = frozenset(
-    {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset",
-     "ssubscribe", "sunsubscribe"}
-)
-
-
 def _protocol_error_text(exc: Exception) -> str:
     """Redis's wording for what hiredis reports."""
     text = str(exc)
@@ -60,17 +52,6 @@ def _protocol_error_text(exc: Exception) -> str:
         got = text.split('"')[1] if '"' in text else "?"
         return f"Protocol error: expected '$', got '{got}'"
     return "Protocol error: " + text
-
-
-def _full_name(cmd: Command, argv: list[bytes]) -> str:
-    """Redis names a container's subcommand as ``client|id`` in error messages."""
-    if len(argv) > 1:
-        from sentrykv_server.commands.introspection import _published_info
-
-        sub = argv[1].decode("utf-8", "replace").lower()
-        if sub in _published_info().get(cmd.name, {}).get("subcommands", {}):
-            return f"{cmd.name}|{sub}"
-    return cmd.name
 
 
 class Client(asyncio.Protocol):
@@ -132,6 +113,9 @@ class Client(asyncio.Protocol):
         self.no_evict = False
         self.monitor = False
         self.in_exec = False
+        # Blocking commands answer at once instead of waiting (EXEC, scripts: Redis's
+        # CLIENT_DENY_BLOCKING).
+        self.deny_blocking = False
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, base: asyncio.BaseTransport) -> None:
@@ -268,7 +252,7 @@ class Client(asyncio.Protocol):
                 or self.multi is not None
                 or self.channels
                 or self.patterns
-                or server.write_error is not None
+                or server.gated
                 or (server.cow_guard is not None and cmd.is_write)
             ):
                 self.execute(request)
@@ -285,7 +269,7 @@ class Client(asyncio.Protocol):
                 cmd.failed_calls += 1
                 result = exc
             except Exception as exc:  # a bug must not kill the connection or the server
-                result = self._internal_error(cmd, request, exc)
+                result = internal_error(cmd, request, exc)
             elapsed = (perf() - start) // 1000
             cmd.calls += 1
             cmd.usec += elapsed
@@ -437,168 +421,12 @@ class Client(asyncio.Protocol):
 
     # -- dispatch ------------------------------------------------------------------------
     def execute(self, argv: list[bytes]) -> None:
-        """Look up, check and run one command, appending its reply to ``self.out``.
-
-        Inline commands and every request :meth:`process_input` does not run
-        itself come here (that loop holds the hot copy of the common case);
-        everything unusual goes on to :meth:`_execute_special`.
-        """
-        cmd = LOOKUP.get(argv[0])
-        if cmd is None:
-            cmd = lookup(argv[0])
-            if cmd is None:
-                self.reject(argv, self._unknown_command(argv))
-                return
-        n = len(argv)
-        arity = cmd.arity
-        if (arity > 0 and n != arity) or n < -arity:
-            self.reject(argv, f"ERR wrong number of arguments for '{cmd.name}' command")
-            return
-        server = self.server
-        if self.special or self.multi is not None or self.channels or self.patterns:
-            self._execute_special(cmd, argv)
-            return
-        if cmd.is_write:
-            if server.write_error is not None:
-                self.reject(argv, server.write_error)
-                return
-        elif server.write_error is not None and server.fsync_always:
-            self._read_during_disk_trouble(cmd, argv)
-            return
-        result = self.call(cmd, argv)
-        self._after_call()
-        if type(result) is CommandError:
-            self.out += encode_error(result.message)
-        elif result is not NO_REPLY:
-            encode(self.out, result, self.resp3)
-
-    def _after_call(self) -> None:
-        """Commit the command's log frame, note the LSN its reply waits for, and serve
-        blocked clients waiting on keys it fed."""
-        server = self.server
-        if server.ops:
-            server.commit_ops(self)
-        if server.fsync_always:
-            self.wait_lsn = server.last_lsn
-        if server.blocking.ready:
-            server.blocking.serve_ready()
-
-    def _execute_special(self, cmd: Command, argv: list[bytes]) -> None:
-        """The unusual cases: AUTH pending, MULTI queuing, RESP2 subscribed mode, CLIENT REPLY.
-
-        Checks run in Redis's processCommand order; a command is queued only once
-        every check passed (a rejected one makes EXEC answer EXECABORT).
-        """
-        server = self.server
-        if not self.authenticated and not cmd.no_auth:
-            self.reject(argv, NOAUTH)
-            return
-        if self.multi is not None and NO_MULTI in cmd.flags:
-            self.reject(argv, "ERR Command not allowed inside a transaction")
-            return
-        if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and self._queued_write())):
-            self.reject(argv, server.write_error)
-            return
-        if (
-            (self.channels or self.patterns or self.shard_channels)
-            and not self.resp3
-            and cmd.name not in _SUBSCRIBED_OK
-        ):
-            self.reject(
-                argv,
-                f"ERR Can't execute '{_full_name(cmd, argv)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
-                "PING / QUIT / RESET are allowed in this context",
-            )
-            return
-        if self.multi is not None and cmd.name not in _MULTI_IMMEDIATE:
-            self.multi.append((cmd, argv))
-            if self.reply_mode == "on":
-                self.out += QUEUED_BYTES
-            return
-        result = self.call(cmd, argv)
-        self._after_call()
-        if result is NO_REPLY:
-            return
-        if self.reply_mode != "on":
-            if self.reply_mode == "skip":
-                self.reply_mode = "on"
-                self.refresh()
-            return
-        if type(result) is CommandError:
-            self.out += encode_error(result.message)
-        else:
-            encode(self.out, result, self.resp3)
-
-    def _read_during_disk_trouble(self, cmd: Command, argv: list[bytes]) -> None:
-        """The log cannot be written: answer reads that observed nothing non-durable."""
-        server = self.server
-        result = self.call(cmd, argv)
-        if server.ops:  # lazy expiry of a key: its DEL is logged like any write
-            server.commit_ops(self)
-        barrier = server.aof.read_barrier(self.db.id, argv) if server.aof is not None else 0
-        self.wait_lsn = barrier if not self.out else max(self.wait_lsn, barrier)
-        if type(result) is CommandError:
-            self.out += encode_error(result.message)
-        elif result is not NO_REPLY:
-            encode(self.out, result, self.resp3)
-
-    def _queued_write(self) -> bool:
-        """EXEC counts as a write when its queue holds one (Redis's mstate.cmd_flags)."""
-        return self.multi is not None and any(cmd.is_write for cmd, _argv in self.multi)
+        """Run one request that :meth:`process_input` does not run itself (see dispatch.py)."""
+        process_command(self, argv)
 
     def refresh(self) -> None:
         """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
         self.special = not self.authenticated or self.reply_mode != "on" or bool(self.shard_channels)
-
-    def _internal_error(self, cmd: Command, argv: list[bytes], exc: Exception) -> CommandError:
-        log.error("error executing %r", argv[:2], exc_info=exc)
-        cmd.failed_calls += 1
-        return CommandError(f"ERR internal error executing '{cmd.name}': {type(exc).__name__}")
-
-    def call(self, cmd: Command, argv: list[bytes]) -> Any:
-        """Run a handler with stats, slowlog and MONITOR; errors come back as CommandError."""
-        server = self.server
-        if server.cow_guard is not None and cmd.is_write:
-            server.cow_guard(self, argv)
-        start = _perf_ns()
-        try:
-            result = cmd.handler(self, argv)
-        except CommandError as exc:
-            cmd.failed_calls += 1
-            result = exc
-        except Exception as exc:  # a bug must not kill the connection or the server
-            result = self._internal_error(cmd, argv, exc)
-        elapsed = (_perf_ns() - start) // 1000
-        cmd.calls += 1
-        cmd.usec += elapsed
-        if elapsed >= server.slowlog_threshold_us >= 0:
-            server.slowlog.record(self, argv, elapsed)
-        if server.monitors:
-            server.feed_monitors(self, argv)
-        self.last_cmd = cmd
-        return result
-
-    def reject(self, argv: list[bytes], message: str) -> None:
-        """An error detected before running the command (flags a MULTI as EXECABORT)."""
-        if self.multi is not None:
-            self.multi_error = True
-        if len(argv[0]) == 4 and argv[0].lower() == b"exec":
-            from sentrykv_server.commands.transactions import abort_exec
-
-            message = abort_exec(self, message)
-        self.server.stats.rejected_calls += 1
-        if self.reply_mode == "on":
-            self.out += encode_error(message)
-        elif self.reply_mode == "skip":
-            self.reply_mode = "on"
-
-    @staticmethod
-    def _unknown_command(argv: list[bytes]) -> str:
-        def show(b: bytes) -> str:
-            return b[:128].decode("utf-8", "replace")
-
-        rest = "".join(f"'{show(a)}' " for a in argv[1:])
-        return f"ERR unknown command '{show(argv[0])}', with args beginning with: {rest}"
 
     # -- output --------------------------------------------------------------------------
     def push(self, data: bytes) -> None:

@@ -1,0 +1,214 @@
+"""Command dispatch: Redis's server.c ``processCommand()`` and ``call()``.
+
+Every command runs through this module, whoever sends it:
+
+* a client's request: :func:`process_command` (lookup, arity, the refusals
+  of :func:`check_command` in Redis's order, MULTI queuing, then
+  :func:`call`, :func:`after_call` and the reply);
+* the commands queued by MULTI, run by EXEC: :func:`call` for each, one
+  :func:`after_call` for the whole EXEC (one WAL frame);
+* a script's ``redis.call``: the scripting engine applies the script-specific
+  refusals and then :func:`call`; the EVAL/FCALL itself is a client command,
+  so its effects are one frame too.
+
+The only other copy of this logic is the hot path in
+``Client.process_input``, which inlines :func:`call` and :func:`after_call`
+for the common case (a known command with the right arity, a plain client,
+no gate active) and sends everything else here.  The condition it uses to
+leave the fast path is ``Client.special`` plus :attr:`Server.gated`; a new
+refusal must make one of those true whenever it may apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from sentrykv_server.commands.errors import NOAUTH, CommandError
+from sentrykv_server.commands.registry import LOOKUP, NO_MULTI, Command, lookup
+from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
+
+if TYPE_CHECKING:
+    from sentrykv_server.protocol.connection import Client
+
+log = logging.getLogger("sentrykv.dispatch")
+
+_perf_ns = time.perf_counter_ns
+
+# Commands a client may send while inside MULTI without being queued.
+MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+# Commands allowed in RESP2 subscribed mode.
+SUBSCRIBED_OK = frozenset(
+    {"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset",
+     "ssubscribe", "sunsubscribe"}
+)
+NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
+
+
+def process_command(c: Client, argv: list[bytes]) -> None:
+    """Look up, check and run one client command, appending its reply to ``c.out``."""
+    cmd = LOOKUP.get(argv[0])
+    if cmd is None:
+        cmd = lookup(argv[0])
+        if cmd is None:
+            reject(c, argv, unknown_command(argv))
+            return
+    n = len(argv)
+    arity = cmd.arity
+    if (arity > 0 and n != arity) or n < -arity:
+        reject(c, argv, f"ERR wrong number of arguments for '{cmd.name}' command")
+        return
+    special = c.special or c.multi is not None or c.channels or c.patterns
+    if special or c.server.gated:
+        error = check_command(c, cmd, argv)
+        if error is not None:
+            reject(c, argv, error)
+            return
+        if c.multi is not None and cmd.name not in MULTI_IMMEDIATE:
+            c.multi.append((cmd, argv))
+            if c.reply_mode == "on":
+                c.out += QUEUED_BYTES
+            return
+        server = c.server
+        if not special and server.write_error is not None and server.fsync_always and not cmd.is_write:
+            _read_during_disk_trouble(c, cmd, argv)
+            return
+    result = call(c, cmd, argv)
+    after_call(c)
+    reply(c, result)
+
+
+def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
+    """processCommand's refusals, in Redis's order; the error text, or None to go on.
+
+    Redis's order: authentication, MULTI-forbidden commands, (ACL, OOM), the
+    disk-error gate (MISCONF), (read-only replica), RESP2 subscribed context,
+    (loading, busy script).  Parenthesised gates belong to features that add
+    themselves here.
+    """
+    server = c.server
+    if not c.authenticated and not cmd.no_auth:
+        return NOAUTH
+    if c.multi is not None and NO_MULTI in cmd.flags:
+        return NOT_IN_MULTI
+    if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):
+        return server.write_error
+    if (c.channels or c.patterns or c.shard_channels) and not c.resp3 and cmd.name not in SUBSCRIBED_OK:
+        return (
+            f"ERR Can't execute '{full_name(cmd, argv)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+            "PING / QUIT / RESET are allowed in this context"
+        )
+    return None
+
+
+def call(c: Client, cmd: Command, argv: list[bytes]) -> Any:
+    """Run a handler with stats, slowlog and MONITOR; errors come back as CommandError.
+
+    Neither commits the log frame nor serves blocked clients: the caller does
+    that once for the whole unit (a command, an EXEC, a script) with
+    :func:`after_call`.
+    """
+    server = c.server
+    if server.cow_guard is not None and cmd.is_write:
+        server.cow_guard(c, argv)
+    start = _perf_ns()
+    try:
+        result = cmd.handler(c, argv)
+    except CommandError as exc:
+        cmd.failed_calls += 1
+        result = exc
+    except Exception as exc:  # a bug must not kill the connection or the server
+        result = internal_error(cmd, argv, exc)
+    elapsed = (_perf_ns() - start) // 1000
+    cmd.calls += 1
+    cmd.usec += elapsed
+    if elapsed >= server.slowlog_threshold_us >= 0:
+        server.slowlog.record(c, argv, elapsed)
+    if server.monitors:
+        server.feed_monitors(c, argv)
+    c.last_cmd = cmd
+    return result
+
+
+def after_call(c: Client) -> None:
+    """Commit the unit's log frame, note the LSN its reply waits for, serve blocked clients."""
+    server = c.server
+    if server.ops:
+        server.commit_ops(c)
+    if server.fsync_always:
+        c.wait_lsn = server.last_lsn
+    if server.blocking.ready:
+        server.blocking.serve_ready()
+
+
+def reply(c: Client, result: Any) -> None:
+    """Encode a command's result into the client's output, honouring CLIENT REPLY."""
+    if result is NO_REPLY:
+        return
+    if c.reply_mode != "on":
+        if c.reply_mode == "skip":
+            c.reply_mode = "on"
+            c.refresh()
+        return
+    if type(result) is CommandError:
+        c.out += encode_error(result.message)
+    else:
+        encode(c.out, result, c.resp3)
+
+
+def reject(c: Client, argv: list[bytes], message: str) -> None:
+    """An error detected before running the command (flags a MULTI as EXECABORT)."""
+    if c.multi is not None:
+        c.multi_error = True
+    if len(argv[0]) == 4 and argv[0].lower() == b"exec":
+        from sentrykv_server.commands.transactions import abort_exec
+
+        message = abort_exec(c, message)
+    c.server.stats.rejected_calls += 1
+    if c.reply_mode == "on":
+        c.out += encode_error(message)
+    elif c.reply_mode == "skip":
+        c.reply_mode = "on"
+        c.refresh()
+
+
+def _read_during_disk_trouble(c: Client, cmd: Command, argv: list[bytes]) -> None:
+    """The log cannot be written: answer reads that observed nothing non-durable."""
+    server = c.server
+    result = call(c, cmd, argv)
+    if server.ops:  # lazy expiry of a key: its DEL is logged like any write
+        server.commit_ops(c)
+    barrier = server.aof.read_barrier(c.db.id, argv) if server.aof is not None else 0
+    c.wait_lsn = barrier if not c.out else max(c.wait_lsn, barrier)
+    reply(c, result)
+
+
+def queued_write(c: Client) -> bool:
+    """EXEC counts as a write when its queue holds one (Redis's mstate.cmd_flags)."""
+    return c.multi is not None and any(cmd.is_write for cmd, _argv in c.multi)
+
+
+def internal_error(cmd: Command, argv: list[bytes], exc: Exception) -> CommandError:
+    log.error("error executing %r", argv[:2], exc_info=exc)
+    cmd.failed_calls += 1
+    return CommandError(f"ERR internal error executing '{cmd.name}': {type(exc).__name__}")
+
+
+def unknown_command(argv: list[bytes]) -> str:
+    def show(b: bytes) -> str:
+        return b[:128].decode("utf-8", "replace")
+
+    rest = "".join(f"'{show(a)}' " for a in argv[1:])
+    return f"ERR unknown command '{show(argv[0])}', with args beginning with: {rest}"
+
+
+def full_name(cmd: Command, argv: list[bytes]) -> str:
+    """Redis names a container's subcommand as ``client|id`` in error messages."""
+    if len(argv) > 1:
+        from sentrykv_server.commands.introspection import _published_info
+
+        sub = argv[1].decode("utf-8", "replace").lower()
+        if sub in _published_info().get(cmd.name, {}).get("subcommands", {}):
+            return f"{cmd.name}|{sub}"
+    return cmd.name
