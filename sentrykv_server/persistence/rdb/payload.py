@@ -4,7 +4,8 @@
 
 RESTORE verifies the footer first (Redis's verifyDumpPayload: at least 10
 bytes, a version not newer than 10, a matching checksum), then decodes the
-object; bytes between the object and the footer are ignored, as by Redis.
+object; bytes between the object and the footer are ignored, and an object
+that runs into the footer is read from it, both as by Redis.
 """
 
 from __future__ import annotations
@@ -46,5 +47,7 @@ def verify(payload: bytes) -> int:
 def restore(payload: bytes, limits: Limits) -> Any:
     """The value a verified payload holds (RdbError and subclasses on bad data)."""
     verify(payload)
-    src = BufferSource(payload, 0, len(payload) - 10)
+    # As in Redis, the object may run into the footer bytes (Redis reads the whole
+    # payload buffer): only the end of the payload bounds it.
+    src = BufferSource(payload)
     return read_object(src, src.byte(), limits)
