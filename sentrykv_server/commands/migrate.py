@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
 
 CONNECT_ERROR = "IOERR error or timeout connecting to the client"
+WRITE_ERROR = "IOERR error or timeout writing to target instance"
 # The target may answer with a long error line; Redis reads up to 1 KiB of it.
 MAX_LINE = 1024
 
@@ -114,8 +115,12 @@ def migrate_cmd(c: Client, argv: list[bytes]) -> Any:
         host = argv[1].decode()
         port = int(argv[2])
         sock = socket.create_connection((host, port), timeout=timeout / 1000)
-    except (OSError, ValueError, UnicodeDecodeError, OverflowError):
+    except (TimeoutError, socket.gaierror, ValueError, UnicodeDecodeError, OverflowError):
         raise CommandError(CONNECT_ERROR) from None
+    except OSError:
+        # Redis connects without blocking and only waits for writability, which a
+        # refused connection also signals: the refusal shows up as a write error.
+        raise CommandError(WRITE_ERROR) from None
     try:
         return _transfer(c, sock, dbid, found, copy, replace, user, password)
     finally:
@@ -153,7 +158,7 @@ def _transfer(
     try:
         sock.sendall(b"".join(parts))
     except OSError:
-        raise CommandError("IOERR error or timeout writing to target instance") from None
+        raise CommandError(WRITE_ERROR) from None
     lines = _Lines(sock)
     moved: list[bytes] = []
     error: bytes | None = None

@@ -372,3 +372,10 @@ READERS[C.TYPE_ZSET_LISTPACK] = _zset_packed(listpack.decode)
 def _module(src: Source, limits: Limits) -> Any:
     module_id = read_len(src)
     raise Unsupported(f"a value of module type {C.module_type_name(module_id)}: SentryKV has no modules")
+
+
+# -- streams ---------------------------------------------------------------------------------
+@register_reader(C.TYPE_STREAM_LISTPACKS, C.TYPE_STREAM_LISTPACKS_2)
+def _stream_pending(src: Source, limits: Limits) -> Any:
+    """Replaced by the stream reader once the stream type is wired in (see docs/migration.md)."""
+    raise Unsupported("a stream, which this SentryKV build cannot store yet")
