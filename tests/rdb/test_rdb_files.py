@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-import redis
 
 from tests.rdb.dataset import contents, populate
 from tests.support.procs import ROOT, RedisProcess, ServerProcess
