@@ -75,6 +75,19 @@ def decompress(data: bytes | memoryview, out_len: int) -> bytes:
     return bytes(out)
 
 
+def _literal(src: bytes, out: bytearray, ip: int, op: int, lit: int) -> tuple[int, int, int]:
+    """Copy one literal byte, closing the run at MAX_LIT bytes."""
+    lit += 1
+    out[op] = src[ip]
+    op += 1
+    ip += 1
+    if lit == MAX_LIT:
+        out[op - lit - 1] = lit - 1
+        lit = 0
+        op += 1
+    return ip, op, lit
+
+
 def compress(src: bytes, limit: int | None = None) -> bytes | None:
     """liblzf's lzf_compress into at most ``limit`` bytes (Redis: ``len - 4``); None if it
     does not fit.  Data over 4 KiB that deflate cannot shrink at all is not tried (the pure-Python loop
@@ -92,7 +105,17 @@ def compress(src: bytes, limit: int | None = None) -> bytes | None:
     lit = 0
     in_end = in_len
     hval = (src[0] << 8) | src[1]
-    while ip < in_end - 2:
+    tail = in_end - 2  # the last two bytes are always literals
+    tail_checked = False
+    while ip < in_end:
+        if ip >= tail:
+            # liblzf's final loop: one room check, then literals without further checks.
+            if not tail_checked:
+                if op + 3 > out_end:
+                    return None
+                tail_checked = True
+            ip, op, lit = _literal(src, out, ip, op, lit)
+            continue
         hval = ((hval << 8) | src[ip + 2]) & 0xFFFFFFFF
         slot = ((hval >> 8) - hval * 5) & 0xFFFF
         ref = htab.get(slot, 0)
@@ -136,8 +159,8 @@ def compress(src: bytes, limit: int | None = None) -> bytes | None:
             op += 2  # the offset byte, then the header of the next literal run
             lit = 0
             ip += length + 1
-            if ip >= in_end - 2:
-                break
+            if ip >= tail:
+                continue
             ip -= 2
             hval = (src[ip] << 8) | src[ip + 1]
             hval = ((hval << 8) | src[ip + 2]) & 0xFFFFFFFF
@@ -149,25 +172,9 @@ def compress(src: bytes, limit: int | None = None) -> bytes | None:
         else:
             if op >= out_end:
                 return None
-            lit += 1
-            out[op] = src[ip]
-            op += 1
-            ip += 1
-            if lit == MAX_LIT:
-                out[op - lit - 1] = lit - 1
-                lit = 0
-                op += 1
-    if op + 3 > out_end:
+            ip, op, lit = _literal(src, out, ip, op, lit)
+    if not tail_checked and op + 3 > out_end:
         return None
-    while ip < in_end:
-        lit += 1
-        out[op] = src[ip]
-        op += 1
-        ip += 1
-        if lit == MAX_LIT:
-            out[op - lit - 1] = lit - 1
-            lit = 0
-            op += 1
     out[op - lit - 1] = (lit - 1) & 0xFF
     op -= lit == 0
     return bytes(out[:op])
