@@ -180,11 +180,12 @@ def dense_registers(value: bytes | bytearray) -> bytes:
 
 def dense_from_registers(header: bytes | bytearray, regs: bytes | bytearray) -> bytearray:
     """A dense HLL with the given header (encoding forced to dense) and register bytes."""
+    regs = bytes(regs)
     r0, r1, r2, r3 = regs[0::4], regs[1::4], regs[2::4], regs[3::4]
     body = bytearray(DENSE_SIZE - HDR_SIZE)
-    body[0::3] = _add_lanes(r0, bytes(r1).translate(_UP6))
-    body[1::3] = _add_lanes(bytes(r1).translate(_DOWN2), bytes(r2).translate(_UP4))
-    body[2::3] = _add_lanes(bytes(r2).translate(_DOWN4), bytes(r3).translate(_UP2))
+    body[0::3] = _add_lanes(r0, r1.translate(_UP6))
+    body[1::3] = _add_lanes(r1.translate(_DOWN2), r2.translate(_UP4))
+    body[2::3] = _add_lanes(r2.translate(_DOWN4), r3.translate(_UP2))
     out = bytearray(header[:HDR_SIZE])
     out[4] = DENSE
     out += body
