@@ -362,7 +362,23 @@ def _store(c: Client, key: bytes, points: list[Point], conversion: float, stored
     return len(points)
 
 
-@command("georadius", -6, "write denyoom movablekeys", 1, 1, 1, group="geo", since="3.2.0")
+def _radius_keys(first_option: int) -> Any:
+    def find(argv: list[bytes]) -> list[int]:
+        """The source key, then the key after the first STORE and after the first
+        STOREDIST (Redis's keyword key specs, in that order)."""
+        keys = [1]
+        for word in (b"store", b"storedist"):
+            for i in range(first_option, len(argv) - 1):
+                if argv[i].lower() == word:
+                    keys.append(i + 1)
+                    break
+        return keys
+
+    return find
+
+
+@command("georadius", -6, "write denyoom movablekeys", 1, 1, 1, group="geo", since="3.2.0",
+         keys=_radius_keys(6))
 def georadius_cmd(c: Client, argv: list[bytes]) -> Any:
     """Members within a radius of a point (STORE / STOREDIST write the result)."""
     return georadius_generic(c, argv, 1, RADIUS_COORDS)
@@ -374,7 +390,8 @@ def georadius_ro_cmd(c: Client, argv: list[bytes]) -> Any:
     return georadius_generic(c, argv, 1, RADIUS_COORDS | RADIUS_NOSTORE)
 
 
-@command("georadiusbymember", -5, "write denyoom movablekeys", 1, 1, 1, group="geo", since="3.2.0")
+@command("georadiusbymember", -5, "write denyoom movablekeys", 1, 1, 1, group="geo", since="3.2.0",
+         keys=_radius_keys(5))
 def georadiusbymember_cmd(c: Client, argv: list[bytes]) -> Any:
     """Members within a radius of a member."""
     return georadius_generic(c, argv, 1, RADIUS_MEMBER)

@@ -92,11 +92,17 @@ def _pqsort(a: list[Any], base: int, n: int, cmp: Compare, lrange: int, rrange: 
         r = min(pd - pc, pn - pd - 1)
         _vecswap(a, pb, pn - r, r)
         r = pb - pa
-        if r > 1 and not (rrange < base or lrange >= base + r):
+        if r > 1 and not _outside(base, r, lrange, rrange):
             _pqsort(a, base, r, cmp, lrange, rrange)
         r = pd - pc
         if r > 1:
             base, n = pn - r, r
-            if not (rrange < base or lrange >= base + n):
+            if not _outside(base, n, lrange, rrange):
                 continue
         return
+
+
+def _outside(base: int, n: int, lrange: int, rrange: int) -> bool:
+    """Redis's test that a partition lies wholly left or right of the wanted ranks
+    (the address comparisons of pqsort.c, in element units)."""
+    return (lrange < base and rrange < base) or (lrange >= base + n and rrange >= base + n)
