@@ -438,7 +438,12 @@ def sparse_set(buf: bytearray, index: int, count: int, max_bytes: int,
     delta = len(seq) - oldlen
     if delta > 0 and len(buf) + delta > max_bytes:
         return _promote(buf, index, count)
+    new_len = len(buf) + delta
     buf[p:p + oldlen] = seq
+    if len(buf) > new_len:
+        # A damaged string ending in half an XZERO: Redis writes the sequence past its new
+        # length, so the last byte falls off.
+        del buf[new_len:]
     _merge_adjacent(buf, prev if prev >= 0 else HDR_SIZE)
     invalidate_cache(buf)
     return 1, buf
