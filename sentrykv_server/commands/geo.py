@@ -193,13 +193,7 @@ def search_points(z: ZSet, shape: gh.Shape, limit: int) -> list[Point]:
             break
         lo, hi = gh.cell_score_range(*cell)
         start, stop = z.score_span(float(lo), False, float(hi), True)
-        for score, member in z.islice(start, stop):
-            x, y = gh.decode_score(score)
-            dist = shape.contains(x, y)
-            if dist is not None:
-                found.append((member, x, y, dist, score))
-            if found and limit and len(found) >= limit:
-                break
+        shape.scan(z.islice(start, stop), found, limit)
         if i:
             last = cell
     return found

@@ -66,6 +66,8 @@ def in_script(c: Client) -> bool:
 def strtod_weight(raw: bytes) -> float | None:
     """A weight as Redis reads it: strtod over the C string (up to a NUL) that must consume
     all of it, without ERANGE (overflow, or an inexact underflow) and not NaN; else None."""
+    if 0 < len(raw) <= 300 and (raw.isdigit() or (raw[0] == 45 and raw[1:].isdigit())):
+        return float(raw)  # a plain integer: no prefix, garbage or range question (fast path)
     nul = raw.find(b"\0")
     text = raw if nul < 0 else raw[:nul]
     if not text:

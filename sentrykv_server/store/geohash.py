@@ -15,7 +15,9 @@ double operations through the platform libm, so the printed digits match.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 LONG_MIN, LONG_MAX = -180.0, 180.0
 LAT_MIN, LAT_MAX = -85.05112878, 85.05112878
@@ -133,6 +135,26 @@ def decode_score(score: float) -> tuple[float, float]:
     return x, y
 
 
+# Decoded points by score: (longitude, latitude, and the radians / cosine the distance
+# formula needs), so repeated searches over the same set skip the bit arithmetic.  The
+# values are exactly what the formulas compute each time; the cache only saves time.
+_POINTS: dict[float, tuple[float, float, float, float, float]] = {}
+_POINTS_MAX = 1 << 18
+
+
+def point(score: float) -> tuple[float, float, float, float, float]:
+    """(longitude, latitude, longitude in radians, latitude in radians, cos(latitude))."""
+    cached = _POINTS.get(score)
+    if cached is None:
+        x, y = decode_score(score)
+        lat_r = deg_rad(y)
+        cached = (x, y, deg_rad(x), lat_r, math.cos(lat_r))
+        if len(_POINTS) >= _POINTS_MAX:
+            _POINTS.clear()
+        _POINTS[score] = cached
+    return cached
+
+
 def align52(bits: int, step: int) -> int:
     return (bits << (52 - step * 2)) & _M64
 
@@ -210,6 +232,50 @@ class Shape:
     width: float = 0.0
     height: float = 0.0
     bounds: list[float] = field(default_factory=lambda: [0.0] * 4)
+
+    def scan(self, entries: Iterable[tuple[float, bytes]], found: list[Any], limit: int) -> None:
+        """Append (member, lon, lat, distance, score) for every entry inside the shape.
+
+        geoWithinShape for a whole score range, with the centre's radians computed once and
+        each point's taken from the decode cache; the arithmetic is that of
+        :func:`distance` and :func:`lat_distance` operation for operation.
+        """
+        sin, asin, sqrt, fabs = math.sin, math.asin, math.sqrt, math.fabs
+        two_r = 2.0 * EARTH_RADIUS_IN_METERS
+        c_lon = deg_rad(self.x)
+        c_lat = deg_rad(self.y)
+        c_cos = math.cos(c_lat)
+        circle = self.kind == CIRCULAR
+        radius = self.radius * self.conversion
+        half_w = self.width * self.conversion / 2
+        half_h = self.height * self.conversion / 2
+        append = found.append
+        for score, member in entries:
+            x, y, p_lon, p_lat, p_cos = point(score)
+            if not circle:
+                if EARTH_RADIUS_IN_METERS * fabs(c_lat - p_lat) > half_h:
+                    if limit and found and len(found) >= limit:
+                        return
+                    continue
+                v = sin((c_lon - p_lon) / 2)
+                width = 0.0 if v == 0.0 else two_r * asin(sqrt(0.0 + p_cos * p_cos * v * v))
+                if width > half_w:
+                    if limit and found and len(found) >= limit:
+                        return
+                    continue
+            v = sin((p_lon - c_lon) / 2)
+            if v == 0.0:
+                d = EARTH_RADIUS_IN_METERS * fabs(p_lat - c_lat)
+            else:
+                u = sin((p_lat - c_lat) / 2)
+                d = two_r * asin(sqrt(u * u + c_cos * p_cos * v * v))
+            if circle and d > radius:
+                if limit and found and len(found) >= limit:
+                    return
+                continue
+            append((member, x, y, d, score))
+            if limit and len(found) >= limit:
+                return
 
     def contains(self, lon: float, lat: float) -> float | None:
         """geoWithinShape: the distance from the centre when the point is inside, else None."""
