@@ -201,10 +201,15 @@ def _xzero_len(buf: bytes | bytearray, p: int) -> int:
 
 
 def sparse_runs(buf: bytes | bytearray) -> list[tuple[int, int]]:
-    """(value, run length) of every opcode, in order (zero runs have value 0)."""
+    """(value, run length) of every opcode, in order (zero runs have value 0).
+
+    Decoding stops once the runs cover more than 16384 registers: the string is invalid
+    whatever follows, so a huge damaged value costs no more than a valid one.
+    """
     runs = []
+    covered = 0
     p, end = HDR_SIZE, len(buf)
-    while p < end:
+    while p < end and covered <= REGISTERS:
         b = buf[p]
         if b & 0xC0 == 0:
             runs.append((0, (b & 0x3F) + 1))
@@ -215,6 +220,7 @@ def sparse_runs(buf: bytes | bytearray) -> list[tuple[int, int]]:
         else:
             runs.append((((b >> 2) & 0x1F) + 1, (b & 3) + 1))
             p += 1
+        covered += runs[-1][1]
     return runs
 
 
