@@ -18,6 +18,7 @@ import re
 from functools import reduce
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.commands.common import get_string, get_typed
 from sentrykv_server.commands.errors import (
     NOT_INTEGER,
     CommandError,
@@ -67,17 +68,9 @@ def parse_bit_offset(c: Client, raw: bytes, hash_ok: bool = False, bits: int = 0
 
 
 def _string_for_write(db: Database, key: bytes) -> bytes | None:
-    value = db.lookup(key)
-    if value is None or type(value) is bytes:
-        return value
-    raise wrong_type()
-
-
-def _string_for_read(db: Database, key: bytes) -> bytes | None:
-    value = db.lookup_read(key)
-    if value is None or type(value) is bytes:
-        return value
-    raise wrong_type()
+    """The string at ``key`` looked up for a write (no hit/miss counted); WRONGTYPE otherwise."""
+    value: bytes | None = get_typed(db, key, bytes, read=False)
+    return value
 
 
 # -- SETBIT / GETBIT ---------------------------------------------------------------------
@@ -116,7 +109,7 @@ def setbit_cmd(c: Client, argv: list[bytes]) -> Any:
 def getbit_cmd(c: Client, argv: list[bytes]) -> Any:
     """The bit at an offset (0 past the end of the string)."""
     offset = parse_bit_offset(c, argv[2])
-    value = _string_for_read(c.db, argv[1])
+    value = get_string(c.db, argv[1])
     byte = offset >> 3
     if value is None or byte >= len(value):
         return 0
@@ -124,14 +117,25 @@ def getbit_cmd(c: Client, argv: list[bytes]) -> Any:
 
 
 # -- BITCOUNT / BITPOS -------------------------------------------------------------------
+_UNITS = {b"bit": True, b"byte": False}
+
+
 def _unit(raw: bytes) -> bool:
     """True for BIT, False for BYTE; anything else is a syntax error."""
-    word = raw.lower()
-    if word == b"bit":
-        return True
-    if word == b"byte":
-        return False
-    raise syntax_error()
+    is_bit = _UNITS.get(raw.lower())
+    if is_bit is None:
+        raise syntax_error()
+    return is_bit
+
+
+def _byte_range(start: int, end: int, is_bit: bool) -> tuple[int, int, int, int]:
+    """A clamped range in bytes, with masks of the bits outside a BIT range in its first and
+    last byte: (start, end, first_mask, last_mask)."""
+    if not is_bit or start > end:
+        return start, end, 0, 0
+    first_mask = ~((1 << (8 - (start & 7))) - 1) & 0xFF
+    last_mask = (1 << (7 - (end & 7))) - 1
+    return start >> 3, end >> 3, first_mask, last_mask
 
 
 def _clamp(start: int, end: int, total: int) -> tuple[int, int]:
@@ -156,7 +160,7 @@ def popcount(value: bytes | memoryview) -> int:
 @command("bitcount", -2, "readonly", 1, 1, 1, group="bitmap", since="2.6.0")
 def bitcount_cmd(c: Client, argv: list[bytes]) -> Any:
     """Set bits in a string, optionally within a BYTE or BIT range."""
-    value = _string_for_read(c.db, argv[1])
+    value = get_string(c.db, argv[1])
     if value is None:
         return 0
     n = len(argv)
@@ -167,11 +171,7 @@ def bitcount_cmd(c: Client, argv: list[bytes]) -> Any:
             return 0
         is_bit = _unit(argv[4]) if n == 5 else False
         start, end = _clamp(start, end, len(value) * 8 if is_bit else len(value))
-        if is_bit and start <= end:
-            first_mask = ~((1 << (8 - (start & 7))) - 1) & 0xFF
-            last_mask = (1 << (7 - (end & 7))) - 1
-            start >>= 3
-            end >>= 3
+        start, end, first_mask, last_mask = _byte_range(start, end, is_bit)
     elif n == 2:
         start, end = 0, len(value) - 1
     else:
@@ -210,7 +210,7 @@ def bitpos_cmd(c: Client, argv: list[bytes]) -> Any:
     bit = parse_int(argv[2])
     if bit not in (0, 1):
         raise CommandError("ERR The bit argument must be 1 or 0.")
-    value = _string_for_read(c.db, argv[1])
+    value = get_string(c.db, argv[1])
     if value is None:
         return -1 if bit else 0
     n = len(argv)
@@ -226,11 +226,7 @@ def bitpos_cmd(c: Client, argv: list[bytes]) -> Any:
         else:
             end = (total << 3) + 7 if is_bit else total - 1
         start, end = _clamp(start, end, total * 8 if is_bit else total)
-        if is_bit and start <= end:
-            first_mask = ~((1 << (8 - (start & 7))) - 1) & 0xFF
-            last_mask = (1 << (7 - (end & 7))) - 1
-            start >>= 3
-            end >>= 3
+        start, end, first_mask, last_mask = _byte_range(start, end, is_bit)
     elif n == 3:
         start, end = 0, total - 1
     else:
@@ -440,7 +436,7 @@ def _bitfield(c: Client, argv: list[bytes], readonly_command: bool) -> Any:
     key = argv[1]
     writes = [op for op in ops if op[0] != GET]
     if not writes:
-        value = _string_for_read(db, key)
+        value = get_string(db, key)
         src = value or b""
         return [get_field(src, off, bits, signed) for _op, off, bits, signed, _a, _m in ops]
     if readonly_command:
@@ -491,13 +487,11 @@ def _bitfield(c: Client, argv: list[bytes], readonly_command: bool) -> Any:
     return out
 
 
-@command("bitfield", -2, "write denyoom", 1, 1, 1, group="bitmap", since="3.2.0")
 def bitfield_cmd(c: Client, argv: list[bytes]) -> Any:
     """GET / SET / INCRBY integer fields of any width at any bit offset (OVERFLOW WRAP|SAT|FAIL)."""
-    return _bitfield(c, argv, False)
+    return _bitfield(c, argv, argv[0].lower() == b"bitfield_ro")
 
 
-@command("bitfield_ro", -2, "readonly fast", 1, 1, 1, group="bitmap", since="6.0.0")
-def bitfield_ro_cmd(c: Client, argv: list[bytes]) -> Any:
-    """The read-only BITFIELD: GET subcommands only."""
-    return _bitfield(c, argv, True)
+command("bitfield", -2, "write denyoom", 1, 1, 1, group="bitmap", since="3.2.0")(bitfield_cmd)
+command("bitfield_ro", -2, "readonly fast", 1, 1, 1, group="bitmap", since="6.0.0",
+        summary="The read-only BITFIELD: GET subcommands only.")(bitfield_cmd)

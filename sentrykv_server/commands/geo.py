@@ -148,30 +148,29 @@ def geodist_cmd(c: Client, argv: list[bytes]) -> Any:
     return distance_text(gh.distance(x1, y1, x2, y2) / factor)
 
 
+def _member_scores(c: Client, argv: list[bytes]) -> list[float | None]:
+    """The score of every member named after the key (None when absent or no key)."""
+    z = get_zset(c.db, argv[1], read=True)
+    if z is None:
+        return [None] * (len(argv) - 2)
+    return [z.scores.get(member) for member in argv[2:]]
+
+
+def _position(score: float, resp3: bool) -> list[Any]:
+    x, y = gh.decode_score(score)
+    return [coordinate_reply(x, resp3), coordinate_reply(y, resp3)]
+
+
 @command("geohash", -2, "readonly", 1, 1, 1, group="geo", since="3.2.0")
 def geohash_cmd(c: Client, argv: list[bytes]) -> Any:
     """Standard 11-character geohash strings of members."""
-    z = get_zset(c.db, argv[1], read=True)
-    out: list[Any] = []
-    for member in argv[2:]:
-        score = None if z is None else z.scores.get(member)
-        out.append(None if score is None else gh.geohash_string(score))
-    return out
+    return [None if s is None else gh.geohash_string(s) for s in _member_scores(c, argv)]
 
 
 @command("geopos", -2, "readonly", 1, 1, 1, group="geo", since="3.2.0")
 def geopos_cmd(c: Client, argv: list[bytes]) -> Any:
     """Longitude and latitude of members."""
-    z = get_zset(c.db, argv[1], read=True)
-    out: list[Any] = []
-    for member in argv[2:]:
-        score = None if z is None else z.scores.get(member)
-        if score is None:
-            out.append(NULL_ARRAY)
-            continue
-        x, y = gh.decode_score(score)
-        out.append([coordinate_reply(x, c.resp3), coordinate_reply(y, c.resp3)])
-    return out
+    return [NULL_ARRAY if s is None else _position(s, c.resp3) for s in _member_scores(c, argv)]
 
 
 # -- searches ----------------------------------------------------------------------------
@@ -371,39 +370,34 @@ def _radius_keys(first_option: int) -> Any:
     return find
 
 
-@command("georadius", -6, "write denyoom movablekeys", 1, 1, 1, group="geo", since="3.2.0",
-         keys=_radius_keys(6))
-def georadius_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Members within a radius of a point (STORE / STOREDIST write the result)."""
-    return georadius_generic(c, argv, 1, RADIUS_COORDS)
+# name -> (index of the source key, georadiusGeneric flags)
+_VARIANTS = {
+    b"georadius": (1, RADIUS_COORDS),
+    b"georadius_ro": (1, RADIUS_COORDS | RADIUS_NOSTORE),
+    b"georadiusbymember": (1, RADIUS_MEMBER),
+    b"georadiusbymember_ro": (1, RADIUS_MEMBER | RADIUS_NOSTORE),
+    b"geosearch": (1, GEOSEARCH),
+    b"geosearchstore": (2, GEOSEARCH | GEOSEARCHSTORE),
+}
 
 
-@command("georadius_ro", -6, "readonly", 1, 1, 1, group="geo", since="3.2.10")
-def georadius_ro_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Read-only GEORADIUS."""
-    return georadius_generic(c, argv, 1, RADIUS_COORDS | RADIUS_NOSTORE)
-
-
-@command("georadiusbymember", -5, "write denyoom movablekeys", 1, 1, 1, group="geo", since="3.2.0",
-         keys=_radius_keys(5))
-def georadiusbymember_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Members within a radius of a member."""
-    return georadius_generic(c, argv, 1, RADIUS_MEMBER)
-
-
-@command("georadiusbymember_ro", -5, "readonly", 1, 1, 1, group="geo", since="3.2.10")
-def georadiusbymember_ro_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Read-only GEORADIUSBYMEMBER."""
-    return georadius_generic(c, argv, 1, RADIUS_MEMBER | RADIUS_NOSTORE)
-
-
-@command("geosearch", -7, "readonly", 1, 1, 1, group="geo", since="6.2.0")
 def geosearch_cmd(c: Client, argv: list[bytes]) -> Any:
     """Members within a radius or a box, around a member or a point."""
-    return georadius_generic(c, argv, 1, GEOSEARCH)
+    src_index, flags = _VARIANTS[argv[0].lower()]
+    return georadius_generic(c, argv, src_index, flags)
 
 
-@command("geosearchstore", -8, "write denyoom", 1, 2, 1, group="geo", since="6.2.0")
-def geosearchstore_cmd(c: Client, argv: list[bytes]) -> Any:
-    """GEOSEARCH into a destination sorted set (distances with STOREDIST)."""
-    return georadius_generic(c, argv, 2, GEOSEARCH | GEOSEARCHSTORE)
+for _name, _arity, _flags, _first, _last, _since, _keys, _summary in (
+    ("georadius", -6, "write denyoom movablekeys", 1, 1, "3.2.0", _radius_keys(6),
+     "Members within a radius of a point (STORE / STOREDIST write the result)."),
+    ("georadius_ro", -6, "readonly", 1, 1, "3.2.10", None, "Read-only GEORADIUS."),
+    ("georadiusbymember", -5, "write denyoom movablekeys", 1, 1, "3.2.0", _radius_keys(5),
+     "Members within a radius of a member."),
+    ("georadiusbymember_ro", -5, "readonly", 1, 1, "3.2.10", None, "Read-only GEORADIUSBYMEMBER."),
+    ("geosearch", -7, "readonly", 1, 1, "6.2.0", None,
+     "Members within a radius or a box, around a member or a point."),
+    ("geosearchstore", -8, "write denyoom", 1, 2, "6.2.0", None,
+     "GEOSEARCH into a destination sorted set (distances with STOREDIST)."),
+):
+    command(_name, _arity, _flags, _first, _last, 1, group="geo", since=_since, keys=_keys,
+            summary=_summary)(geosearch_cmd)

@@ -160,32 +160,20 @@ def align52(bits: int, step: int) -> int:
 
 
 # -- neighbours --------------------------------------------------------------------------
-def _move_x(bits: int, step: int, d: int) -> int:
+def _move(bits: int, step: int, d: int, axis: int) -> int:
+    """geohash_move_x (axis = the odd, longitude bits) / geohash_move_y (the even bits):
+    one cell east/north (d > 0) or west/south (d < 0), wrapping around."""
     if d == 0:
         return bits
-    x = bits & _ODD
-    y = bits & _EVEN
-    zz = _EVEN >> (64 - step * 2)
+    moving = bits & axis
+    other = bits & (_M64 ^ axis)
+    zz = (_M64 ^ axis) >> (64 - step * 2)
     if d > 0:
-        x = x + (zz + 1)
+        moving = moving + (zz + 1)
     else:
-        x = ((x | zz) - (zz + 1)) & _M64
-    x &= _ODD >> (64 - step * 2)
-    return x | y
-
-
-def _move_y(bits: int, step: int, d: int) -> int:
-    if d == 0:
-        return bits
-    x = bits & _ODD
-    y = bits & _EVEN
-    zz = _ODD >> (64 - step * 2)
-    if d > 0:
-        y = y + (zz + 1)
-    else:
-        y = ((y | zz) - (zz + 1)) & _M64
-    y &= _EVEN >> (64 - step * 2)
-    return x | y
+        moving = ((moving | zz) - (zz + 1)) & _M64
+    moving &= axis >> (64 - step * 2)
+    return moving | other
 
 
 # Redis's search order: the centre cell, then N S E W NE NW SE SW.
@@ -197,7 +185,7 @@ SEARCH_ORDER = ("north", "south", "east", "west", "north_east", "north_west", "s
 
 
 def neighbors(bits: int, step: int) -> dict[str, int]:
-    return {name: _move_y(_move_x(bits, step, dx), step, dy) for name, (dx, dy) in _DIRECTIONS.items()}
+    return {name: _move(_move(bits, step, dx, _ODD), step, dy, _EVEN) for name, (dx, dy) in _DIRECTIONS.items()}
 
 
 # -- distances ---------------------------------------------------------------------------

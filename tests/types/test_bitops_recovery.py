@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tests.support.procs import ServerProcess
-from tests.types.test_recovery import _state, _wait_checkpoint
+from tests.types.test_recovery import crash_and_compare
 
 
 def _workload(c: redis.Redis, rng: random.Random, rounds: int) -> None:
@@ -45,35 +45,8 @@ def test_bitops_types_survive_kill9(checkpoint: str) -> None:
     srv = ServerProcess(args=["--appendonly", "yes", "--appendfsync", "always",
                               "--zset-max-listpack-entries", "16"]).start()
     try:
-        c = srv.client()
-        rng = random.Random(3)
-        if checkpoint == "background":
-            filler = c.pipeline(transaction=False)
-            for i in range(20000):
-                filler.set(f"fill{i}", "x")
-            filler.execute()
-        _workload(c, rng, 40)
-        if checkpoint == "save":
-            c.execute_command("SAVE")
-            _workload(c, rng, 20)
-        elif checkpoint == "background":
-            pipe = c.pipeline(transaction=False)
-            pipe.execute_command("BGSAVE")
-            _workload(pipe, rng, 20)  # type: ignore[arg-type]
-            pipe.execute()
-            _wait_checkpoint(c)
-            _workload(c, rng, 5)
-        before = _state(srv.port)
-        keys = {k for k, *_ in (d[:1] for d in before[1])}
-        assert len(before[1]) >= 10, keys
-        srv.kill9()
-        srv.start()
-        after = _state(srv.port)
-        assert after == before
-        c = srv.client()
-        assert c.get("hll")[:4] == b"HYLL"  # type: ignore[index]
-        if checkpoint != "none":
-            assert c.info("persistence")["recovery_snapshot_entries"] > 0
+        crash_and_compare(srv, _workload, checkpoint, rounds=40, require_preserved=False)
+        assert srv.client().get("hll")[:4] == b"HYLL"  # type: ignore[index]
     finally:
         srv.stop()
         srv.cleanup()

@@ -15,12 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sentrykv_server.config import Config
-from sentrykv_server.persistence.durability import ReplayClient, apply_payload
 from sentrykv_server.protocol.connection import Client
 from sentrykv_server.server import Server
 from sentrykv_server.store.digest import dataset_digest
 from sentrykv_server.store.types import TYPES
-from tests.types.test_replay import RecordingLog
+from tests.types.test_replay import RecordingLog, replay_log
 
 Cmd = tuple[bytes, ...]
 
@@ -77,12 +76,7 @@ def run_and_replay(seq: list[Cmd]) -> Server:
     for cmd in seq:
         client.execute(list(cmd))
         client.out.clear()
-    replayed = _server()
-    replayed.keyspace.loading = True
-    replay_client = ReplayClient(replayed)
-    for frame in log.frames:
-        apply_payload(replayed, replay_client, frame)
-    replayed.keyspace.loading = False
+    replayed = replay_log(log, _server())
     assert dataset_digest(replayed.keyspace) == dataset_digest(live.keyspace)
     assert _strings(replayed) == _strings(live)
     assert _encodings(replayed) == _encodings(live)
