@@ -12,10 +12,12 @@ keys, numbers as ``%.17g``, strings raw, ``cjson.null`` as ``NULL``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import random
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import lupa.lua51 as lua51
+import pytest
 import redis
 
 from sentrykv_server.scripting.libs import install
@@ -142,3 +144,27 @@ def lua_str(b: bytes) -> str:
             out.append(ch)
     out.append('"')
     return "".join(out)
+
+
+def generate(seed: int, count: int,
+             make: Callable[[random.Random], str | list[str]]) -> list[str]:
+    """``count`` rounds of ``make`` (one case or several) from a seeded generator."""
+    rng = random.Random(seed)
+    cases: list[str] = []
+    for _ in range(count):
+        made = make(rng)
+        cases.extend([made] if isinstance(made, str) else made)
+    return cases
+
+
+Maker = Callable[[random.Random], "str | list[str]"]
+
+
+def generated_tests(table: dict[str, tuple[int, int, Maker]]) -> Callable[..., None]:
+    """A test parametrized over ``name: (seed, rounds, case maker)`` corpora."""
+
+    @pytest.mark.parametrize("name", list(table))
+    def test_generated(luadiff: LuaDiff, name: str) -> None:
+        luadiff.assert_same(generate(*table[name]))
+
+    return test_generated

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.scripting.luadiff import LuaDiff
+from tests.scripting.luadiff import LuaDiff, generate
 from tests.scripting.luagen import NUMBER_EXPRS, SPECIAL_NUMBERS, lua_num, rand_number
 
 FUNCS1 = ["tobit", "bnot", "bswap", "tohex"]
@@ -31,21 +31,21 @@ def test_every_function_on_edge_numbers(luadiff: LuaDiff) -> None:
     luadiff.assert_same(cases)
 
 
+def random_call(rng: random.Random) -> str:
+    f = rng.choice(FUNCS1 + FUNCSN + SHIFTS)
+    if f in FUNCSN:
+        args = [rand_number(rng) for _ in range(rng.randint(1, 5))]
+    elif f in SHIFTS:
+        args = [rand_number(rng), str(rng.randint(-40, 70))]
+    elif f == "tohex":
+        args = [rand_number(rng)] + ([str(rng.randint(-12, 12))] if rng.random() < 0.7 else [])
+    else:
+        args = [rand_number(rng)]
+    return f"return bit.{f}({', '.join(args)})"
+
+
 def test_random_operands(luadiff: LuaDiff) -> None:
-    rng = random.Random(11)
-    cases = []
-    for _ in range(1500):
-        f = rng.choice(FUNCS1 + FUNCSN + SHIFTS)
-        if f in FUNCSN:
-            args = [rand_number(rng) for _ in range(rng.randint(1, 5))]
-        elif f in SHIFTS:
-            args = [rand_number(rng), str(rng.randint(-40, 70))]
-        elif f == "tohex":
-            args = [rand_number(rng)] + ([str(rng.randint(-12, 12))] if rng.random() < 0.7 else [])
-        else:
-            args = [rand_number(rng)]
-        cases.append(f"return bit.{f}({', '.join(args)})")
-    luadiff.assert_same(cases)
+    luadiff.assert_same(generate(11, 1500, random_call))
 
 
 def test_tohex_widths(luadiff: LuaDiff) -> None:
@@ -85,9 +85,4 @@ def test_operand_order_of_errors(luadiff: LuaDiff) -> None:
 
 @pytest.mark.slow
 def test_random_operands_many(luadiff: LuaDiff) -> None:
-    rng = random.Random(12)
-    cases = []
-    for _ in range(30000):
-        f = rng.choice(FUNCSN + SHIFTS)
-        cases.append(f"return bit.{f}({rand_number(rng)}, {rand_number(rng)})")
-    luadiff.assert_same(cases, batch=500)
+    luadiff.assert_same(generate(12, 30000, random_call), batch=500)

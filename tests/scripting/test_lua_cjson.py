@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.scripting.luadiff import LuaDiff, lua_str
+from tests.scripting.luadiff import LuaDiff, generate, generated_tests, lua_str
 from tests.scripting.luagen import nested, rand_number, rand_value
 
 CONFIGS = [
@@ -25,30 +25,18 @@ CONFIGS = [
 ]
 
 
-def test_encode_generated_values(luadiff: LuaDiff) -> None:
-    rng = random.Random(41)
-    cases = [f"return cjson.encode({rand_value(rng, funcs=True)})" for _ in range(1500)]
-    luadiff.assert_same(cases)
+def encode_case(rng: random.Random) -> str:
+    return f"return cjson.encode({rand_value(rng, funcs=True)})"
 
 
-def test_encode_with_options(luadiff: LuaDiff) -> None:
-    rng = random.Random(42)
-    cases = []
-    for _ in range(1200):
-        cfg = rng.choice(CONFIGS)
-        cases.append(f"local c = cjson.new() {cfg} return c.encode({rand_value(rng)})")
-    luadiff.assert_same(cases)
+def encode_number_case(rng: random.Random) -> str:
+    p, x = rng.randint(1, 14), rand_number(rng)
+    return (f"local c = cjson.new() c.encode_number_precision({p}) "
+            f"c.encode_invalid_numbers('on') return c.encode({x}), c.encode({{[{x}] = 1}})")
 
 
-def test_encode_numbers(luadiff: LuaDiff) -> None:
-    rng = random.Random(43)
-    cases = []
-    for _ in range(500):
-        p = rng.randint(1, 14)
-        x = rand_number(rng)
-        cases.append(f"local c = cjson.new() c.encode_number_precision({p}) "
-                     f"c.encode_invalid_numbers('on') return c.encode({x}), c.encode({{[{x}] = 1}})")
-    luadiff.assert_same(cases)
+def encode_option_case(rng: random.Random) -> str:
+    return f"local c = cjson.new() {rng.choice(CONFIGS)} return c.encode({rand_value(rng)})"
 
 
 def test_encode_strings_every_byte(luadiff: LuaDiff) -> None:
@@ -131,35 +119,33 @@ def _mutate(rng: random.Random, text: str) -> str:
     return text[:i] + text[i + 1:]
 
 
-def test_decode_generated_texts(luadiff: LuaDiff) -> None:
-    rng = random.Random(44)
-    cases = []
-    for _ in range(1500):
-        text = _ws(rng) + _mutate(rng, _json_value(rng)) + _ws(rng)
-        s = lua_str(text.encode("latin-1", errors="replace") if not text.isascii() else text.encode())
-        cases.append(f"return cjson.decode({s})")
-    luadiff.assert_same(cases)
+def decode_case(rng: random.Random) -> str:
+    text = _ws(rng) + _mutate(rng, _json_value(rng)) + _ws(rng)
+    return f"return cjson.decode({lua_str(text.encode('latin-1', errors='replace'))})"
 
 
-def test_decode_strict_numbers(luadiff: LuaDiff) -> None:
-    rng = random.Random(45)
-    cases = []
-    for _ in range(400):
-        text = "[" + _json_number(rng) + "]" if rng.random() < 0.5 else _json_number(rng)
-        cases.append(f"local c = cjson.new() c.decode_invalid_numbers(false) "
-                     f"return c.decode({lua_str(text.encode())})")
-        cases.append(f"return cjson.decode({lua_str(text.encode())})")
-    luadiff.assert_same(cases)
+def strict_number_cases(rng: random.Random) -> list[str]:
+    text = "[" + _json_number(rng) + "]" if rng.random() < 0.5 else _json_number(rng)
+    s = lua_str(text.encode())
+    return [f"local c = cjson.new() c.decode_invalid_numbers(false) return c.decode({s})",
+            f"return cjson.decode({s})"]
 
 
-def test_roundtrip_key_order(luadiff: LuaDiff) -> None:
-    rng = random.Random(46)
-    cases = []
-    for _ in range(600):
-        v = rand_value(rng, keys=False, null=True)
-        cases.append(f"local ok, s = pcall(cjson.encode, {v}) if not ok then return s end "
-                     f"return cjson.encode(cjson.decode(s)), cmsgpack.pack(cjson.decode(s))")
-    luadiff.assert_same(cases)
+def roundtrip_case(rng: random.Random) -> str:
+    v = rand_value(rng, keys=False, null=True)
+    return (f"local ok, s = pcall(cjson.encode, {v}) if not ok then return s end "
+            f"return cjson.encode(cjson.decode(s)), cmsgpack.pack(cjson.decode(s))")
+
+
+# name: (seed, rounds, case maker)
+test_generated = generated_tests({
+    "encode_values": (41, 1500, encode_case),
+    "encode_with_options": (42, 1200, encode_option_case),
+    "encode_numbers": (43, 500, encode_number_case),
+    "decode_texts": (44, 1500, decode_case),
+    "decode_strict_numbers": (45, 400, strict_number_cases),
+    "roundtrip_key_order": (46, 600, roundtrip_case),
+})
 
 
 def test_options_and_their_errors(luadiff: LuaDiff) -> None:
@@ -236,10 +222,34 @@ def test_decode_special_inputs(luadiff: LuaDiff) -> None:
 
 @pytest.mark.slow
 def test_decode_and_encode_generated_many(luadiff: LuaDiff) -> None:
-    rng = random.Random(47)
-    cases = []
-    for _ in range(10000):
-        text = _mutate(rng, _json_value(rng))
-        cases.append(f"return cjson.decode({lua_str(text.encode('utf-8', 'surrogatepass'))})")
-        cases.append(f"return cjson.encode({rand_value(rng, funcs=True)})")
-    luadiff.assert_same(cases, batch=500)
+    luadiff.assert_same(generate(47, 10000, lambda rng: [decode_case(rng), encode_case(rng),
+                                                        roundtrip_case(rng)]), batch=500)
+
+
+def test_metatables_holes_and_coroutines(luadiff: LuaDiff) -> None:
+    # raw access only (rawgeti / lua_next), holes, emptied tables, calls from coroutines
+    cases = [
+        "local t = setmetatable({}, {__index = function(t, k) return k * 2 end}) "
+        "return cjson.encode(t), cmsgpack.pack(t)",
+        "local t = setmetatable({[1]=1, [3]=3}, {__index = function() return 99 end}) "
+        "return cjson.encode(t), cmsgpack.pack(t)",
+        "local t = setmetatable({a = 1}, {__len = function() return 5 end}) "
+        "return cjson.encode(t), cmsgpack.pack(t)",
+        "local t = setmetatable({[1]=1, [3]=3}, {__index = function() error('boom') end}) "
+        "return cjson.encode(t), cmsgpack.pack(t)",
+        "return cjson.encode(setmetatable({}, {__metatable = false}))",
+        "local co = coroutine.wrap(function() return cjson.encode({1, {a = 2}}), "
+        "cmsgpack.pack({1}), bit.band(3, 1), struct.pack('>h', 1) end) return co()",
+        "local co = coroutine.wrap(function() local x = cjson.decode('x') return x end) return co()",
+        "local f = coroutine.wrap(function() local x = bit.band({}) return x end) return pcall(f)",
+        "local t = {} for i = 1, 100 do t[i] = i end t[50] = nil return cjson.encode(t), #cmsgpack.pack(t)",
+        "local t = {} for i = 1, 10 do t[i] = i end for i = 1, 10 do t[i] = nil end t.x = 1 "
+        "t.x = nil return cjson.encode(t), cmsgpack.pack(t)",
+        "return cjson.encode({1, 2, nil, 4}), cmsgpack.pack({1, 2, nil, 4}), "
+        "cjson.encode({nil, nil, 3}), cmsgpack.pack({nil, nil, 3})",
+        "return cjson.encode({[1]=1, [2]=2, [3]=3, [4]=4, [5]=5, [6]=6, [7]=7, [8]=8, [9]=9, "
+        "[10]=10, [11]=11, [30]=30})",
+        "local ok = pcall(cjson.encode, {1, tostring, string.rep('x', 100000)}) "
+        "return ok, cjson.encode({1})",
+    ]
+    luadiff.assert_same(cases)

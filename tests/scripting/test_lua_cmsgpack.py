@@ -7,34 +7,24 @@ import struct
 
 import pytest
 
-from tests.scripting.luadiff import LuaDiff, lua_str
+from tests.scripting.luadiff import LuaDiff, generate, generated_tests, lua_str
 from tests.scripting.luagen import rand_number, rand_value
 
 
-def test_pack_generated_values(luadiff: LuaDiff) -> None:
-    rng = random.Random(31)
-    cases = []
-    for _ in range(1500):
-        args = [rand_value(rng, funcs=True) for _ in range(rng.randint(1, 3))]
-        cases.append(f"return cmsgpack.pack({', '.join(args)})")
-    luadiff.assert_same(cases)
+def pack_case(rng: random.Random) -> str:
+    args = [rand_value(rng, funcs=True) for _ in range(rng.randint(1, 3))]
+    return f"return cmsgpack.pack({', '.join(args)})"
 
 
-def test_roundtrip_generated_values(luadiff: LuaDiff) -> None:
-    rng = random.Random(32)
-    cases = []
-    for _ in range(800):
-        args = [rand_value(rng) for _ in range(rng.randint(1, 3))]
-        # the second pack shows the decoded tables' key order as well
-        cases.append(f"local s = cmsgpack.pack({', '.join(args)}) "
-                     f"return cmsgpack.pack(cmsgpack.unpack(s)), cmsgpack.unpack(s)")
-    luadiff.assert_same(cases)
+def roundtrip_case(rng: random.Random) -> str:
+    args = [rand_value(rng) for _ in range(rng.randint(1, 3))]
+    # the second pack shows the decoded tables' key order as well
+    return (f"local s = cmsgpack.pack({', '.join(args)}) "
+            f"return cmsgpack.pack(cmsgpack.unpack(s)), cmsgpack.unpack(s)")
 
 
-def test_numbers(luadiff: LuaDiff) -> None:
-    rng = random.Random(33)
-    cases = [f"return cmsgpack.pack({rand_number(rng)}, {rand_number(rng)})" for _ in range(600)]
-    luadiff.assert_same(cases)
+def numbers_case(rng: random.Random) -> str:
+    return f"return cmsgpack.pack({rand_number(rng)}, {rand_number(rng)})"
 
 
 def _header(code: int, rng: random.Random) -> bytes:
@@ -43,13 +33,8 @@ def _header(code: int, rng: random.Random) -> bytes:
     return bytes([code]) + tail
 
 
-def test_decode_every_type_code(luadiff: LuaDiff) -> None:
-    rng = random.Random(34)
-    cases = []
-    for code in range(256):
-        for _ in range(4):
-            cases.append(f"return cmsgpack.unpack({lua_str(_header(code, rng))})")
-    luadiff.assert_same(cases)
+def type_code_cases(rng: random.Random) -> list[str]:
+    return [f"return cmsgpack.unpack({lua_str(_header(code, rng))})" for code in range(256)]
 
 
 def _enc(obj: object) -> bytes:
@@ -113,17 +98,22 @@ def _rand_obj(rng: random.Random, depth: int = 0) -> object:
             for i in range(rng.randint(0, 17))}
 
 
-def test_decode_hand_built_streams(luadiff: LuaDiff) -> None:
-    rng = random.Random(35)
-    cases = []
-    for _ in range(500):
-        data = b"".join(_enc(_rand_obj(rng)) for _ in range(rng.randint(1, 3)))
-        s = lua_str(data)
-        cases.append(f"return cmsgpack.unpack({s})")
-        cut = rng.randint(0, len(data))
-        cases.append(f"return cmsgpack.unpack({lua_str(data[:cut])})")
-        cases.append(f"return cmsgpack.pack(cmsgpack.unpack({s}))")
-    luadiff.assert_same(cases)
+def stream_cases(rng: random.Random) -> list[str]:
+    data = b"".join(_enc(_rand_obj(rng)) for _ in range(rng.randint(1, 3)))
+    s = lua_str(data)
+    cut = lua_str(data[:rng.randint(0, len(data))])
+    return [f"return cmsgpack.unpack({s})", f"return cmsgpack.unpack({cut})",
+            f"return cmsgpack.pack(cmsgpack.unpack({s}))"]
+
+
+# name: (seed, rounds, case maker)
+test_generated = generated_tests({
+    "pack_values": (31, 1500, pack_case),
+    "roundtrip_values": (32, 800, roundtrip_case),
+    "numbers": (33, 600, numbers_case),
+    "every_type_code": (34, 4, type_code_cases),
+    "hand_built_streams": (35, 500, stream_cases),
+})
 
 
 def test_float_and_int64_edges(luadiff: LuaDiff) -> None:
@@ -143,17 +133,18 @@ def test_float_and_int64_edges(luadiff: LuaDiff) -> None:
     luadiff.assert_same(cases)
 
 
+def offset_cases(rng: random.Random) -> list[str]:
+    data = b"".join(_enc(_rand_obj(rng, 3)) for _ in range(rng.randint(0, 4)))
+    s = lua_str(data)
+    off = rng.choice([0, 1, 2, 5, len(data), len(data) + 1, -1, 2**32 + 1, -2**40, 1.5, "'3'"])
+    lim = rng.choice([0, 1, 2, 3, 10, -1, 2**32])
+    return [f"return cmsgpack.unpack_one({s}, {off})",
+            f"return cmsgpack.unpack_limit({s}, {lim}, {off})",
+            f"return cmsgpack.unpack_limit({s}, {lim})"]
+
+
 def test_unpack_one_and_limit_offsets(luadiff: LuaDiff) -> None:
-    rng = random.Random(36)
-    cases = []
-    for _ in range(300):
-        data = b"".join(_enc(_rand_obj(rng, 3)) for _ in range(rng.randint(0, 4)))
-        s = lua_str(data)
-        off = rng.choice([0, 1, 2, 5, len(data), len(data) + 1, -1, 2**32 + 1, -2**40, 1.5, "'3'"])
-        lim = rng.choice([0, 1, 2, 3, 10, -1, 2**32])
-        cases.append(f"return cmsgpack.unpack_one({s}, {off})")
-        cases.append(f"return cmsgpack.unpack_limit({s}, {lim}, {off})")
-        cases.append(f"return cmsgpack.unpack_limit({s}, {lim})")
+    cases = generate(36, 300, offset_cases)
     cases += [
         # walk a stream the way BullMQ-style scripts do
         "local s = cmsgpack.pack(1, {a=2}, 'x', {3, 4}) local out, off = {}, 0 "
@@ -214,10 +205,5 @@ def test_nesting_and_cycles(luadiff: LuaDiff) -> None:
 
 @pytest.mark.slow
 def test_roundtrip_generated_many(luadiff: LuaDiff) -> None:
-    rng = random.Random(37)
-    cases = []
-    for _ in range(10000):
-        data = b"".join(_enc(_rand_obj(rng)) for _ in range(rng.randint(1, 3)))
-        cases.append(f"return cmsgpack.pack(cmsgpack.unpack({lua_str(data)}))")
-        cases.append(f"return cmsgpack.pack({rand_value(rng)})")
-    luadiff.assert_same(cases, batch=500)
+    luadiff.assert_same(generate(37, 5000, lambda rng: stream_cases(rng) + [pack_case(rng)]),
+                        batch=500)

@@ -207,3 +207,11 @@ def test_known_difference_getmetatable_of_null(luadiff: LuaDiff) -> None:
     script = build_script(["return getmetatable(cjson.null)"])
     assert luadiff.theirs(script) == [b"ok|1|N"]
     assert luadiff.ours(script) == [b"ok|1|F"]
+
+
+def test_install_works_with_lupas_default_string_encoding() -> None:
+    lua = lua51.LuaRuntime()          # encoding="utf-8": Python str <-> Lua string
+    install(lua)
+    assert lua.eval("cjson.encode({1, 'é'})") == '[1,"é"]'
+    assert lua.eval("cmsgpack.unpack(cmsgpack.pack(0/0)) ~= cmsgpack.unpack(cmsgpack.pack(0/0))")
+    assert lua.eval("bit.tohex(bit.tobit(struct.unpack('<d', '\\1\\0\\0\\0\\0\\0\\248\\127')))") == "00000001"

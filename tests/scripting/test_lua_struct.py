@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.scripting.luadiff import LuaDiff, lua_str
+from tests.scripting.luadiff import LuaDiff, generate, generated_tests, lua_str
 from tests.scripting.luagen import lua_num, rand_bytes, rand_number
 
 INT_OPTS = ["b", "B", "h", "H", "l", "L", "T", "i", "I"]
@@ -53,50 +53,46 @@ def rand_format(rng: random.Random, for_unpack: bool = False) -> tuple[str, list
     return "".join(fmt), args
 
 
-def test_pack_generated(luadiff: LuaDiff) -> None:
-    rng = random.Random(21)
-    cases = []
-    for _ in range(1200):
-        fmt, args = rand_format(rng)
-        cases.append(f"return struct.pack({lua_str(fmt.encode())}, {', '.join(args) or 'nil'})")
-    luadiff.assert_same(cases)
+def pack_case(rng: random.Random) -> str:
+    fmt, args = rand_format(rng)
+    return f"return struct.pack({lua_str(fmt.encode())}, {', '.join(args) or 'nil'})"
 
 
-def test_pack_then_unpack_and_size(luadiff: LuaDiff) -> None:
-    rng = random.Random(22)
-    cases = []
-    for _ in range(800):
-        fmt, args = rand_format(rng, for_unpack=True)
-        f = lua_str(fmt.encode())
-        cases.append(f"local s = struct.pack({f}, {', '.join(args) or 'nil'}) "
-                     f"return struct.unpack({f}, s), struct.unpack({f}, s .. 'tail', 1)")
-        if "s" not in fmt:
-            cases.append(f"return struct.size({f})")
-    luadiff.assert_same(cases)
+def roundtrip_cases(rng: random.Random) -> list[str]:
+    fmt, args = rand_format(rng, for_unpack=True)
+    f = lua_str(fmt.encode())
+    cases = [f"local s = struct.pack({f}, {', '.join(args) or 'nil'}) "
+             f"return s, struct.unpack({f}, s), struct.unpack({f}, s .. 'tail', 1)"]
+    if "s" not in fmt:
+        cases.append(f"return struct.size({f})")
+    return cases
 
 
-def test_unpack_random_bytes(luadiff: LuaDiff) -> None:
-    rng = random.Random(23)
-    cases = []
-    for _ in range(1200):
-        fmt, _args = rand_format(rng, for_unpack=True)
-        data = rng.randbytes(rng.randint(0, 40))
-        init = rng.choice(["", ", 1", ", 2", ", 5", ", -1", ", 0", ", 100", ", 3.7", ", '2'"])
-        cases.append(f"return struct.unpack({lua_str(fmt.encode())}, {lua_str(data)}{init})")
-    luadiff.assert_same(cases)
+def unpack_bytes_case(rng: random.Random) -> str:
+    fmt, _args = rand_format(rng, for_unpack=True)
+    data = rng.randbytes(rng.randint(0, 40))
+    init = rng.choice(["", ", 1", ", 2", ", 5", ", -1", ", 0", ", 100", ", 3.7", ", '2'"])
+    return f"return struct.unpack({lua_str(fmt.encode())}, {lua_str(data)}{init})"
+
+
+def bit_pattern_cases(rng: random.Random) -> list[str]:
+    # round trips expose NaN payloads, signalling NaNs and subnormals byte for byte
+    d, f = lua_str(rng.randbytes(8)), lua_str(rng.randbytes(4))
+    return [f"local x = struct.unpack('>d', {d}) "
+            f"return x, struct.pack('>d', x), struct.pack('<f', x), struct.pack('>I8', x)",
+            f"local x = struct.unpack('<f', {f}) return x, struct.pack('<f', x), struct.pack('>d', x)"]
+
+
+# name: (seed, rounds, case maker)
+test_generated = generated_tests({
+    "pack": (21, 1200, pack_case),
+    "pack_unpack_size": (22, 800, roundtrip_cases),
+    "unpack_random_bytes": (23, 1200, unpack_bytes_case),
+})
 
 
 def test_float_and_double_bit_patterns(luadiff: LuaDiff) -> None:
-    rng = random.Random(24)
-    cases = []
-    for _ in range(400):
-        d = rng.randbytes(8)
-        f = rng.randbytes(4)
-        # round trips expose NaN payloads, signalling NaNs and subnormals byte for byte
-        cases.append(f"local x = struct.unpack('>d', {lua_str(d)}) "
-                     f"return x, struct.pack('>d', x), struct.pack('<f', x), struct.pack('>I8', x)")
-        cases.append(f"local x = struct.unpack('<f', {lua_str(f)}) "
-                     f"return x, struct.pack('<f', x), struct.pack('>d', x)")
+    cases = generate(24, 400, bit_pattern_cases)
     for x in ["3.4028235677973366e38", "3.4028234663852886e38", "1e39", "1.401298464324817e-45",
               "7e-46", "7.1e-46", "1.1754942e-38", "0.1", "-(0/0)", "0/0", "math.huge", "-0.0"]:
         cases.append(f"return struct.pack('>f', {x}), struct.pack('<d', {x})")
@@ -150,11 +146,4 @@ def test_errors_and_limits(luadiff: LuaDiff, batch: int) -> None:
 
 @pytest.mark.slow
 def test_pack_unpack_generated_many(luadiff: LuaDiff) -> None:
-    rng = random.Random(25)
-    cases = []
-    for _ in range(15000):
-        fmt, args = rand_format(rng, for_unpack=True)
-        f = lua_str(fmt.encode())
-        cases.append(f"local s = struct.pack({f}, {', '.join(args) or 'nil'}) "
-                     f"return s, struct.unpack({f}, s)")
-    luadiff.assert_same(cases, batch=500)
+    luadiff.assert_same(generate(25, 15000, roundtrip_cases), batch=500)
