@@ -31,6 +31,8 @@ local json = cjson.encode(obj)
 local small = {"job:1234", 3, "default", 1712345678901, true}
 local packed = cmsgpack.pack(small)
 local spacked = struct.pack(">I4i4d", 123456, -42, 1.5)
+local opts = cmsgpack.pack({jobId = "abc123", delay = 0, priority = 0, attempts = 3,
+  lifo = false, timestamp = 1712345678901, removeOnComplete = true, name = "email"})
 """
 
 #: name -> Lua expression evaluated once per iteration (``i`` is the loop counter)
@@ -39,6 +41,7 @@ CASES: dict[str, str] = {
     "cjson.decode (10-field object)": "cjson.decode(json)",
     "cmsgpack.pack (5-element array)": "cmsgpack.pack(small)",
     "cmsgpack.unpack (5-element array)": "cmsgpack.unpack(packed)",
+    "cmsgpack.unpack (8-field option map)": "cmsgpack.unpack(opts)",
     "bit.band": "bit.band(i, 0xff)",
     "bit.bxor": "bit.bxor(i, 0x5a5a)",
     "struct.pack (>I4i4d)": "struct.pack('>I4i4d', i, -i, 1.5)",
