@@ -10,7 +10,7 @@ local type, select, error = type, select, error
 local floor, frexp, ldexp, format = math.floor, math.frexp, math.ldexp, string.format
 local sub = string.sub
 local huge = math.huge
-local AND8, tonum, typeerror, nan_low32 = S.AND8, S.tonum, S.typeerror, S.nan_low32
+local band2, tonum, typeerror, nan_low32 = S.band32, S.tonum, S.typeerror, S.nan_low32
 
 local MAGIC = 6755399441055744        -- 2^52 + 2^51
 local LOW = 4503599627370496          -- 2^52
@@ -38,19 +38,6 @@ local function barg(fn, name, i, v, n)
   local w = x + MAGIC
   if w >= LOW and w < HIGH then return w % W end
   return mantissa_low32(x, w)
-end
-
-local function band2(a, b)
-  local a1, b1 = a % 256, b % 256
-  local r = AND8[a1 * 256 + b1]
-  a = (a - a1) / 256; b = (b - b1) / 256
-  a1, b1 = a % 256, b % 256
-  r = r + AND8[a1 * 256 + b1] * 256
-  a = (a - a1) / 256; b = (b - b1) / 256
-  a1, b1 = a % 256, b % 256
-  r = r + AND8[a1 * 256 + b1] * 65536
-  a = (a - a1) / 256; b = (b - b1) / 256
-  return r + AND8[a * 256 + b] * 16777216
 end
 
 local function ret(b)
@@ -90,60 +77,29 @@ end
 local function bor2(a, b) return a + b - band2(a, b) end
 local function bxor2(a, b) return a + b - 2 * band2(a, b) end
 
-local band, bor, bxor
-
-band = function(...)
-  local n = select("#", ...)
-  if n == 2 then
-    local a, b = ...
-    if type(a) == "number" and type(b) == "number" then
-      local wa, wb = a + MAGIC, b + MAGIC
-      if wa >= LOW and wa < HIGH and wb >= LOW and wb < HIGH then
-        local r = band2(wa % W, wb % W)
-        if r >= 2147483648 then return r - W end
-        return r
+-- band/bor/bxor: a fast path for the usual two in-range numbers, else fold().
+local function bitop(name, op2)
+  local fn
+  fn = function(...)
+    local n = select("#", ...)
+    if n == 2 then
+      local a, b = ...
+      if type(a) == "number" and type(b) == "number" then
+        local wa, wb = a + MAGIC, b + MAGIC
+        if wa >= LOW and wa < HIGH and wb >= LOW and wb < HIGH then
+          local r = op2(wa % W, wb % W)
+          if r >= 2147483648 then return r - W end
+          return r
+        end
       end
     end
+    local r = fold(fn, name, op2, n, ...)
+    return r
   end
-  local r = fold(band, "band", band2, n, ...)
-  return r
+  return fn
 end
 
-bor = function(...)
-  local n = select("#", ...)
-  if n == 2 then
-    local a, b = ...
-    if type(a) == "number" and type(b) == "number" then
-      local wa, wb = a + MAGIC, b + MAGIC
-      if wa >= LOW and wa < HIGH and wb >= LOW and wb < HIGH then
-        wa, wb = wa % W, wb % W
-        local r = wa + wb - band2(wa, wb)
-        if r >= 2147483648 then return r - W end
-        return r
-      end
-    end
-  end
-  local r = fold(bor, "bor", bor2, n, ...)
-  return r
-end
-
-bxor = function(...)
-  local n = select("#", ...)
-  if n == 2 then
-    local a, b = ...
-    if type(a) == "number" and type(b) == "number" then
-      local wa, wb = a + MAGIC, b + MAGIC
-      if wa >= LOW and wa < HIGH and wb >= LOW and wb < HIGH then
-        wa, wb = wa % W, wb % W
-        local r = wa + wb - 2 * band2(wa, wb)
-        if r >= 2147483648 then return r - W end
-        return r
-      end
-    end
-  end
-  local r = fold(bxor, "bxor", bxor2, n, ...)
-  return r
-end
+local band, bor, bxor = bitop("band", band2), bitop("bor", bor2), bitop("bxor", bxor2)
 
 -- Shifts take the count modulo 32, as LuaBitOp does (barg(2) & 31).
 local function shift_args(fn, name, ...)

@@ -144,52 +144,49 @@ new = function()
     return rc, sparse_ratio, sparse_safe
   end
 
-  local function cfg_encode_depth(...)
-    arg_init(cfg_encode_depth, "encode_max_depth", 1, select("#", ...))
-    encode_max_depth = integer_option(cfg_encode_depth, "encode_max_depth", 1, (...),
-      encode_max_depth, 1, INT_MAX)
-    return encode_max_depth
+  -- Options taking one argument: json_arg_init(l, 1), then an integer or an enum
+  -- option; `get`/`set` reach the setting (an upvalue of this instance).
+  local function int_cfg(name, min, max, get, set)
+    local fn
+    fn = function(...)
+      arg_init(fn, name, 1, select("#", ...))
+      set(integer_option(fn, name, 1, (...), get(), min, max))
+      return get()
+    end
+    return fn
   end
 
-  local function cfg_decode_depth(...)
-    arg_init(cfg_decode_depth, "decode_max_depth", 1, select("#", ...))
-    decode_max_depth = integer_option(cfg_decode_depth, "decode_max_depth", 1, (...),
-      decode_max_depth, 1, INT_MAX)
-    return decode_max_depth
+  local function enum_cfg(name, options, get, set)
+    local fn
+    fn = function(...)
+      arg_init(fn, name, 1, select("#", ...))
+      local setting, reported = enum_option(fn, name, 1, (...), get(), options, 1)
+      set(setting)
+      return reported
+    end
+    return fn
   end
 
-  local function cfg_precision(...)
-    arg_init(cfg_precision, "encode_number_precision", 1, select("#", ...))
-    precision = integer_option(cfg_precision, "encode_number_precision", 1, (...),
-      precision, 1, 14)
-    numfmt = "%." .. precision .. "g"
-    numcache, n_numcache = {}, 0
-    return precision
-  end
+  local numcache, n_numcache          -- formatted numbers, see fmtnum()
 
-  local function cfg_keep_buffer(...)
-    arg_init(cfg_keep_buffer, "encode_keep_buffer", 1, select("#", ...))
-    local r
-    keep_buffer, r = enum_option(cfg_keep_buffer, "encode_keep_buffer", 1, (...),
-      keep_buffer, BOOL_OPTIONS, 1)
-    return r
-  end
-
-  local function cfg_encode_invalid(...)
-    arg_init(cfg_encode_invalid, "encode_invalid_numbers", 1, select("#", ...))
-    local r
-    encode_invalid, r = enum_option(cfg_encode_invalid, "encode_invalid_numbers", 1, (...),
-      encode_invalid, INVALID_OPTIONS, 1)
-    return r
-  end
-
-  local function cfg_decode_invalid(...)
-    arg_init(cfg_decode_invalid, "decode_invalid_numbers", 1, select("#", ...))
-    local r
-    decode_invalid, r = enum_option(cfg_decode_invalid, "decode_invalid_numbers", 1, (...),
-      decode_invalid, BOOL_OPTIONS, 1)
-    return r
-  end
+  local cfg_encode_depth = int_cfg("encode_max_depth", 1, INT_MAX,
+    function() return encode_max_depth end, function(v) encode_max_depth = v end)
+  local cfg_decode_depth = int_cfg("decode_max_depth", 1, INT_MAX,
+    function() return decode_max_depth end, function(v) decode_max_depth = v end)
+  local cfg_precision = int_cfg("encode_number_precision", 1, 14,
+    function() return precision end,
+    function(v)
+      if v ~= precision then
+        precision, numfmt = v, "%." .. v .. "g"
+        numcache, n_numcache = {}, 0
+      end
+    end)
+  local cfg_keep_buffer = enum_cfg("encode_keep_buffer", BOOL_OPTIONS,
+    function() return keep_buffer end, function(v) keep_buffer = v end)
+  local cfg_encode_invalid = enum_cfg("encode_invalid_numbers", INVALID_OPTIONS,
+    function() return encode_invalid end, function(v) encode_invalid = v end)
+  local cfg_decode_invalid = enum_cfg("decode_invalid_numbers", BOOL_OPTIONS,
+    function() return decode_invalid end, function(v) decode_invalid = v end)
 
   -----------------------------------------------------------------------------------
   -- Encoding
@@ -200,7 +197,7 @@ new = function()
   local buf, nb, busy = {}, 0, false
 
   -- Formatted numbers, reset with the precision; 0 is left out (0 and -0 are one key).
-  local numcache, n_numcache = {}, 0
+  numcache, n_numcache = {}, 0
 
   local function fmtnum(x)
     local s = numcache[x]
@@ -366,6 +363,30 @@ new = function()
     return w == "inf" or w == "nan"
   end
 
+  -- strtod's mantissa and exponent from j: digits (`digits` pattern), an optional
+  -- point and more digits (at least one digit in all), then an exponent letter, sign
+  -- and decimal digits, taken only when a digit follows.  nil without any digit.
+  local function scan_float(j, digits, e_lower, e_upper)
+    local _, e = find(js, digits, j)
+    local n = e - j + 1
+    j = e + 1
+    if byte(js, j) == 46 then
+      local _, e2 = find(js, digits, j + 1)
+      local frac = e2 - j
+      if n + frac > 0 then j = e2 + 1; n = n + frac end
+    end
+    if n == 0 then return nil end
+    local c = byte(js, j)
+    if c == e_lower or c == e_upper then
+      local k = j + 1
+      local sc = byte(js, k)
+      if sc == 43 or sc == 45 then k = k + 1 end
+      local _, e3 = find(js, "^%d+", k)
+      if e3 then j = e3 + 1 end
+    end
+    return j
+  end
+
   -- End (exclusive) of the longest prefix at p that glibc's strtod() converts; p if none.
   local function strtod_end(p)
     local i = p
@@ -385,44 +406,9 @@ new = function()
       return i + 3
     end
     if c == 48 and (byte(js, i + 1) == 120 or byte(js, i + 1) == 88) then
-      local j = i + 2
-      local _, e = find(js, "^%x*", j)
-      local digits = e - j + 1
-      j = e + 1
-      if byte(js, j) == 46 then
-        local _, e2 = find(js, "^%x*", j + 1)
-        local frac = e2 - j
-        if digits + frac > 0 then j = e2 + 1; digits = digits + frac end
-      end
-      if digits == 0 then return i + 1 end              -- just the "0"
-      local pc = byte(js, j)
-      if pc == 112 or pc == 80 then
-        local k = j + 1
-        local sc = byte(js, k)
-        if sc == 43 or sc == 45 then k = k + 1 end
-        local _, e3 = find(js, "^%d+", k)
-        if e3 then j = e3 + 1 end
-      end
-      return j
+      return scan_float(i + 2, "^%x*", 112, 80) or (i + 1)    -- hex, 'p'; else just "0"
     end
-    local _, e = find(js, "^%d*", i)
-    local digits = e - i + 1
-    local j = e + 1
-    if byte(js, j) == 46 then
-      local _, e2 = find(js, "^%d*", j + 1)
-      local frac = e2 - j
-      if digits + frac > 0 then j = e2 + 1; digits = digits + frac end
-    end
-    if digits == 0 then return p end
-    local ec = byte(js, j)
-    if ec == 101 or ec == 69 then
-      local k = j + 1
-      local sc = byte(js, k)
-      if sc == 43 or sc == 45 then k = k + 1 end
-      local _, e3 = find(js, "^%d+", k)
-      if e3 then j = e3 + 1 end
-    end
-    return j
+    return scan_float(i, "^%d*", 101, 69) or p                 -- decimal, 'e'
   end
 
   local function number_token(p)
@@ -563,6 +549,19 @@ new = function()
     return parse_value(tt, v, tp, p, depth, slots)
   end
 
+  -- After a value: ',' goes on (false), the closing bracket ends (true), anything else
+  -- is read as a token, which is the closer, a comma, or an error.
+  local function after_value(p, closer, closer_token, expected)
+    local c = byte(js, p)
+    if c == 44 then return false, p + 1 end
+    if c == closer then return true, p + 1 end
+    local tt, v, tp
+    tt, v, tp, p = token(p)
+    if tt == closer_token then return true, p end
+    if tt ~= "T_COMMA" then parse_error(expected, tt, v, tp) end
+    return false, p
+  end
+
   parse_object = function(p, depth, slots)
     depth = depth + 1
     descend(depth, slots, 3, p)
@@ -585,16 +584,9 @@ new = function()
       first = false
       v, p = value_at(p, depth, slots + 2)
       t[key] = v
-      local c = byte(js, p)
-      if c == 44 then
-        p = p + 1
-      elseif c == 125 then
-        return t, p + 1
-      else
-        tt, v, tp, p = token(p)
-        if tt == "T_OBJ_END" then return t, p end
-        if tt ~= "T_COMMA" then parse_error("comma or object end", tt, v, tp) end
-      end
+      local done
+      done, p = after_value(p, 125, "T_OBJ_END", "comma or object end")
+      if done then return t, p end
     end
   end
 
@@ -608,21 +600,12 @@ new = function()
       local tt, _, _, np = token(p)
       if tt == "T_ARR_END" then return t, np end
     end
-    local i = 1
-    local tt, v, tp
+    local i, v, done = 1, nil, nil
     while true do
       v, p = value_at(p, depth, slots + 1)
       t[i] = v
-      c = byte(js, p)
-      if c == 44 then
-        p = p + 1
-      elseif c == 93 then
-        return t, p + 1
-      else
-        tt, v, tp, p = token(p)
-        if tt == "T_ARR_END" then return t, p end
-        if tt ~= "T_COMMA" then parse_error("comma or array end", tt, v, tp) end
-      end
+      done, p = after_value(p, 93, "T_ARR_END", "comma or array end")
+      if done then return t, p end
       i = i + 1
     end
   end

@@ -125,20 +125,7 @@ encode = function(v, level, top)
       local n = #v
       nb = nb + 1; buf[nb] = array_header(n)
       if top + 1 > MAXCSTACK then overflow("mp_encode_lua_table_as_array") end
-      for j = 1, n do
-        local x = v[j]
-        local xt = type(x)
-        if xt == "string" then
-          buf[nb + 1] = str_header(#x); buf[nb + 2] = x
-          nb = nb + 2
-        elseif xt == "number" then
-          nb = nb + 1
-          if x >= 0 and x <= 127 and x == floor(x) then buf[nb] = CHR[x]
-          else buf[nb] = enc_number(x) end
-        else
-          encode(x, level + 1, top + 1)
-        end
-      end
+      for j = 1, n do encode(v[j], level + 1, top + 1) end
     else
       if top + 3 > MAXCSTACK then overflow("mp_encode_lua_table_as_map") end
       local n = 0
