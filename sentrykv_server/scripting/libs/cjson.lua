@@ -248,9 +248,8 @@ new = function()
 
   local append
 
-  -- Scalars are written inline by the table loops (no call per value); tables and
-  -- everything unusual go through append().  `slots`: Lua stack slots the C encoder
-  -- uses with this value on top (its lua_checkstack limit).
+  -- `slots`: Lua stack slots the C encoder uses with this value on top (its
+  -- lua_checkstack limit).
   append = function(v, depth, slots)
     local t = type(v)
     if t == "string" then
@@ -271,17 +270,7 @@ new = function()
         nb = nb + 1; buf[nb] = "["
         for i = 1, len do
           if i > 1 then nb = nb + 1; buf[nb] = "," end
-          local x = rawget(v, i)
-          local xt = type(x)
-          if xt == "string" then
-            if find(x, ESC_PAT) then x = gsub(x, ESC_PAT, ESC) end
-            buf[nb + 1] = '"'; buf[nb + 2] = x; buf[nb + 3] = '"'
-            nb = nb + 3
-          elseif xt == "number" and x == x and x ~= huge and x ~= -huge then
-            nb = nb + 1; buf[nb] = fmtnum(x)
-          else
-            append(x, depth, slots + 1)
-          end
+          append(rawget(v, i), depth, slots + 1)
         end
         nb = nb + 1; buf[nb] = "]"
       else
@@ -299,18 +288,7 @@ new = function()
           else
             raise(encode, "Cannot serialise " .. kt .. ": table key must be a number or string")
           end
-          local xt = type(x)
-          if xt == "string" then
-            if find(x, ESC_PAT) then x = gsub(x, ESC_PAT, ESC) end
-            buf[nb + 1] = '"'; buf[nb + 2] = x; buf[nb + 3] = '"'
-            nb = nb + 3
-          elseif xt == "number" and x == x and x ~= huge and x ~= -huge then
-            nb = nb + 1; buf[nb] = fmtnum(x)
-          elseif xt == "boolean" then
-            nb = nb + 1; buf[nb] = x and "true" or "false"
-          else
-            append(x, depth, slots + 2)
-          end
+          append(x, depth, slots + 2)
         end
         nb = nb + 1; buf[nb] = "}"
       end
