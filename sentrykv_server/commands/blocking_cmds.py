@@ -161,11 +161,15 @@ def _deadline(c: Client, timeout_ms: int) -> int:
     return c.db.keyspace.now() + timeout_ms if timeout_ms else 0
 
 
-def _block(c: Client, keys: list[bytes], kind: type, deadline: int, serve: Any, null: Any) -> Any:
-    """Park the client, or answer ``null`` where blocking is not allowed (EXEC, loading)."""
+def _block(c: Client, keys: list[bytes], kind: type, deadline: int, serve: Any, null: Any,
+           gone: CommandError | None = None) -> Any:
+    """Park the client, or answer ``null`` where blocking is not allowed (EXEC, loading).
+
+    ``gone``: the error that wakes the client if a key is deleted or retyped (XREADGROUP).
+    """
     if c.in_exec or c.db.keyspace.loading:
         return null
-    c.server.blocking.block(c, c.db, keys, kind, deadline, serve)
+    c.server.blocking.block(c, c.db, keys, kind, deadline, serve, gone)
     return NO_REPLY
 
 
