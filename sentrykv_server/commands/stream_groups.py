@@ -169,7 +169,7 @@ def deliver_new(c: Client, db: Database, key: bytes, s: Stream, group: Group, co
 def deliver_history(c: Client, db: Database, key: bytes, s: Stream, group: Group, consumer: Consumer,
                     after: int, count: int, now: int) -> Raw:
     """Serve an explicit ID: the consumer's own pending entries after it, re-delivered."""
-    start = after + 1 if after < MAX_ID else 0  # streamIncrID wraps the last ID to 0-0
+    start = after + 1
     missing = b"_\r\n" if c.resp3 else b"*-1\r\n"
     parts: list[bytes] = []
     for packed in consumer.pel.irange(start):
@@ -207,18 +207,22 @@ def xreadgroup_cmd(c: Client, argv: list[bytes]) -> Any:
                 "history of this consumer by specifying a proper ID, or use the > ID to get new "
                 "messages. The $ ID would just return an empty result set."
             )
-        after.append(None if raw == b">" else parse_strict_id(raw))
+        # The last possible ID is how Redis encodes ">" internally: it reads as ">".
+        packed = MAX_ID if raw == b">" else parse_strict_id(raw)
+        after.append(None if packed == MAX_ID else packed)
     now = db.keyspace.now()
     served: list[tuple[bytes, Any]] = []
     for key, gt in zip(args.keys, after, strict=True):
         s = get_stream(db, key)
         assert s is not None
         group = s.groups[gname]
+        if gt is None and not (s.length and s.last_valid_id() > group.last_id):
+            continue  # nothing to serve: the consumer is not even created (as Redis)
         will_modify(db, key)
         consumer = lookup_consumer(c, db, key, group, args.consumer, now)
         if gt is not None:
             served.append((key, deliver_history(c, db, key, s, group, consumer, gt, args.count, now)))
-        elif s.length and s.last_valid_id() > group.last_id:
+        else:
             served.append((key, deliver_new(c, db, key, s, group, consumer, args.count, args.noack, now)))
         changed(db)
     if served:

@@ -402,13 +402,13 @@ def xsetid_cmd(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
     s = stream_or_error(db, key)
-    if new < s.max_deleted:
-        raise CommandError("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
     if s.length:
         if new < s.last_valid_id():
             raise CommandError("ERR The ID specified in XSETID is smaller than the target stream top item")
         if entries_added != -1 and s.length > entries_added:
             raise CommandError("ERR The entries_added specified in XSETID is smaller than the target stream length")
+    if new < s.max_deleted:
+        raise CommandError("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
     will_modify(db, key)
     s.last_id = new
     if entries_added != -1:
@@ -490,7 +490,6 @@ def parse_block_timeout(raw: bytes) -> int:
 
 def parse_read_args(argv: list[bytes], group: bool) -> ReadArgs:
     args = ReadArgs()
-    name = "xreadgroup" if group else "xread"
     n = len(argv)
     i = 1
     streams_at = 0
@@ -506,10 +505,8 @@ def parse_read_args(argv: list[bytes], group: bool) -> ReadArgs:
         elif low == b"streams" and more:
             streams_at = i + 1
             if (n - streams_at) % 2:
-                symbol = ">" if group else "$"
                 raise CommandError(
-                    f"ERR Unbalanced '{name}' list of streams: for each stream key an ID or "
-                    f"'{symbol}' must be specified."
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
                 )
             break
         elif low == b"group" and more >= 2:

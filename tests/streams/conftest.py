@@ -1,0 +1,3 @@
+"""Fixtures for the stream tests (the shared servers live in tests/conftest.py)."""
+
+from tests.transactions.wire import server_log_clean  # noqa: F401  (autouse fixture)
