@@ -13,13 +13,11 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.streams.streamdiff import StreamDiffer
-from tests.types.conftest import port_of
 from tests.core.helpers import call, raw_client
 from tests.core.test_server import _info
+from tests.streams.streamdiff import StreamDiffer
 from tests.support.procs import RedisProcess, ServerProcess
-
-NODE_DEFAULTS = "CONFIG SET stream-node-max-entries 100 stream-node-max-bytes 4096"
+from tests.types.conftest import port_of
 
 
 @pytest.fixture
