@@ -417,8 +417,6 @@ def xsetid_cmd(c: Client, argv: list[bytes]) -> Any:
         s.max_deleted = max_deleted
     changed(db)
     c.server.propagate(db.id, argv)
-    # A blocked XREAD is served when the last ID grows, even without new entries (as Redis).
-    db.keyspace.signal_ready(db, key)
     return "OK"
 
 
