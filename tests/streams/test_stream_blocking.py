@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from tests.blocking.test_blocking import Ports, block, blocked_count, on_both, ports, replies  # noqa: F401
+from tests.blocking.test_blocking import Ports, block, blocked_count, on_both, replies
 from tests.transactions.wire import Wire
 
 
