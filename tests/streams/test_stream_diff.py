@@ -864,3 +864,36 @@ def _random_script(seed: int) -> str:
 @pytest.mark.parametrize("seed", range(int(os.environ.get("SENTRYKV_FUZZ", "0")) or 6))
 def test_random_node_layout_matches_redis(sd: StreamDiffer, seed: int) -> None:
     sd.run(_random_script(seed), protos=(2,))
+
+
+WATCH_CASES = [
+    ["XADD", "s", "3-1", "a", "b"], ["XDEL", "s", "1-1"], ["XDEL", "s", "9-9"], ["XTRIM", "s", "MAXLEN", "1"],
+    ["XTRIM", "s", "MAXLEN", "5"], ["XSETID", "s", "5-5"], ["XGROUP", "CREATE", "s", "g2", "0"],
+    ["XGROUP", "CREATE", "s2", "g2", "0", "MKSTREAM"], ["XGROUP", "SETID", "s", "g", "0"],
+    ["XGROUP", "DESTROY", "s", "g"], ["XGROUP", "CREATECONSUMER", "s", "g", "c2"],
+    ["XGROUP", "DELCONSUMER", "s", "g", "c"], ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+    ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"], ["XACK", "s", "g", "1-1"],
+    ["XCLAIM", "s", "g", "d", "0", "1-1"], ["XAUTOCLAIM", "s", "g", "d", "0", "0"], ["DEL", "s"],
+]
+
+
+def test_which_stream_writes_break_watch(r: redis.Redis, ref: redis.Redis) -> None:
+    """WATCH is invalidated exactly where Redis 7.0 signals a modified key (XADD, XDEL, XTRIM,
+    a stream created by XGROUP CREATE MKSTREAM...), not by consumer-group bookkeeping."""
+    def outcome(client: redis.Redis, cmd: list[str]) -> object:
+        client.flushall()
+        client.xadd("s", {"a": "1"}, id="1-1")
+        client.xadd("s", {"a": "2"}, id="2-1")
+        client.xgroup_create("s", "g", id="0")
+        client.xreadgroup("g", "c", {"s": ">"}, count=1)
+        watcher = redis.Redis(port=port_of(client), single_connection_client=True)
+        watcher.execute_command("WATCH", "s", "s2")
+        client.execute_command(*cmd)
+        watcher.execute_command("MULTI")
+        watcher.execute_command("PING")
+        result = watcher.execute_command("EXEC")
+        watcher.close()
+        return result
+
+    for cmd in WATCH_CASES:
+        assert outcome(r, cmd) == outcome(ref, cmd), cmd
