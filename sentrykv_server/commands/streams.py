@@ -121,6 +121,12 @@ def entries_reply(items: list[tuple[int, bytes]]) -> Raw:
     return Raw(b"".join(parts))
 
 
+def range_reply(s: Stream, start: int, end: int, count: int = 0, rev: bool = False) -> Raw:
+    """The entries of a range, encoded straight from the nodes (XRANGE, XREAD)."""
+    n, parts = s.range_encoded(start, end, count, rev)
+    return Raw(b"*%d\r\n" % n + b"".join(parts))
+
+
 def keyed_reply(c: Client, pairs: list[tuple[bytes, Any]]) -> Any:
     """XREAD/XREADGROUP's outer shape: RESP3 map of key -> entries, RESP2 array of pairs."""
     if c.resp3:
@@ -147,7 +153,8 @@ def changed(db: Database) -> None:
 
 
 def node_limits(c: Client) -> tuple[int, int]:
-    return config_int(c, "stream-node-max-bytes"), config_int(c, "stream-node-max-entries")
+    value = c.server.config.value
+    return value("stream-node-max-bytes"), value("stream-node-max-entries")
 
 
 # -- XADD / XTRIM ----------------------------------------------------------------------------
@@ -175,8 +182,14 @@ class TrimArgs:
 _BOTH = "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
 
 
+_PLAIN_XADD = TrimArgs()  # ``XADD key * ...``: shared, never modified
+_PLAIN_XADD.idpos = 2
+
+
 def parse_trim_args(c: Client, argv: list[bytes], xadd: bool) -> TrimArgs:
     """streamParseAddOrTrimArgsOrReply, with its checks in Redis's order."""
+    if xadd and argv[2] == b"*":
+        return _PLAIN_XADD
     args = TrimArgs()
     limit_given = False
     i = 2
@@ -447,7 +460,7 @@ def _xrange(c: Client, argv: list[bytes], rev: bool) -> Any:
         return []
     if count == 0:
         return NULL_ARRAY
-    return entries_reply(s.range(start, end, max(count, 0), rev))
+    return range_reply(s, start, end, max(count, 0), rev)
 
 
 @command("xrange", -4, "readonly", 1, 1, 1, group="stream", since="5.0.0")
@@ -555,7 +568,7 @@ def xread_cmd(c: Client, argv: list[bytes]) -> Any:
         s = get_stream(db, key)
         if s is None or not s.length or s.last_valid_id() <= gt:
             continue
-        served.append((key, entries_reply(s.range(gt + 1, MAX_ID, args.count))))
+        served.append((key, range_reply(s, gt + 1, MAX_ID, args.count)))
     if served:
         return keyed_reply(c, served)
     if args.timeout < 0:
@@ -568,6 +581,6 @@ def xread_cmd(c: Client, argv: list[bytes]) -> Any:
         gt = waits[key]
         if s.last_id <= gt:
             return None
-        return keyed_reply(client, [(key, entries_reply(s.range(gt + 1 if gt < MAX_ID else gt, MAX_ID, count)))])
+        return keyed_reply(client, [(key, range_reply(s, gt + 1, MAX_ID, count))])
 
     return _block(c, args.keys, Stream, read_deadline(c, args.timeout), serve, NULL_ARRAY)
