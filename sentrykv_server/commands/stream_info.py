@@ -10,6 +10,7 @@ without a rax.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import CommandError, parse_int
@@ -99,19 +100,13 @@ def _stream_full(s: Stream, count: int) -> dict[bytes, Any]:
     groups = []
     for name in sorted(s.groups):
         group = s.groups[name]
-        pending: list[Any] = []
-        for packed, nack in group.pel.items():
-            if count and len(pending) >= count:
-                break
-            pending.append([id_bytes(packed), nack.consumer.name, nack.time, nack.count])
+        pending = [[id_bytes(packed), nack.consumer.name, nack.time, nack.count]
+                   for packed, nack in islice(group.pel.items(), count or None)]
         consumers = []
         for cname in sorted(group.consumers):
             consumer = group.consumers[cname]
-            own: list[Any] = []
-            for packed, nack in consumer.pel.items():
-                if count and len(own) >= count:
-                    break
-                own.append([id_bytes(packed), nack.time, nack.count])
+            own = [[id_bytes(packed), nack.time, nack.count]
+                   for packed, nack in islice(consumer.pel.items(), count or None)]
             consumers.append({
                 b"name": cname, b"seen-time": consumer.seen_time,
                 b"pel-count": len(consumer.pel), b"pending": own,

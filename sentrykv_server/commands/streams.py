@@ -347,9 +347,7 @@ def xadd_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("xtrim", -4, "write", 1, 1, 1, group="stream", since="5.0.0")
 def xtrim_cmd(c: Client, argv: list[bytes]) -> Any:
     """Trim a stream by MAXLEN or MINID."""
-    db = c.db
-    key = argv[1]
-    s = get_stream(db, key, False)
+    db, key, s = c.db, argv[1], get_stream(c.db, argv[1], False)
     if s is None:
         return 0
     args = parse_trim_args(c, argv, False)
@@ -365,9 +363,7 @@ def xtrim_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("xdel", -3, "write fast", 1, 1, 1, group="stream", since="5.0.0")
 def xdel_cmd(c: Client, argv: list[bytes]) -> Any:
     """Delete entries by ID; how many existed."""
-    db = c.db
-    key = argv[1]
-    s = get_stream(db, key, False)
+    db, key, s = c.db, argv[1], get_stream(c.db, argv[1], False)
     if s is None:
         return 0
     ids = [parse_strict_id(raw) for raw in argv[2:]]
