@@ -50,7 +50,7 @@ from sentrykv_server.store.stream import (
     MAX_ID,
     Consumer,
     Group,
-    Nack,
+    Pending,
     Stream,
     id_bytes,
 )
@@ -114,11 +114,12 @@ def lookup_consumer(c: Client, db: Database, key: bytes, group: Group, name: byt
     return consumer
 
 
-def log_claim(c: Client, db: Database, key: bytes, group: Group, packed: int, nack: Nack) -> None:
+def log_claim(c: Client, db: Database, key: bytes, group: Group, packed: int, pending: Pending) -> None:
     """streamPropagateXCLAIM: the idempotent XCLAIM that recreates one pending entry."""
+    owner, time, count = pending
     c.server.propagate(db.id, [
-        b"XCLAIM", key, group.name, nack.consumer.name, b"0", id_bytes(packed),
-        b"TIME", b"%d" % nack.time, b"RETRYCOUNT", b"%d" % nack.count,
+        b"XCLAIM", key, group.name, owner, b"0", id_bytes(packed),
+        b"TIME", b"%d" % time, b"RETRYCOUNT", b"%d" % count,
         b"FORCE", b"JUSTID", b"LASTID", id_bytes(group.last_id),
     ])
 
@@ -182,10 +183,8 @@ def deliver_history(c: Client, db: Database, key: bytes, s: Stream, group: Group
             parts.append(head + missing)
             continue
         parts.append(head + blob)
-        nack = consumer.pel[packed]
-        nack.time = now
-        nack.count += 1
-        log_claim(c, db, key, group, packed, nack)
+        pending = group.pel[packed] = (consumer.name, now, group.pel[packed][2] + 1)
+        log_claim(c, db, key, group, packed, pending)
     return Raw(b"*%d\r\n" % len(parts) + b"".join(parts))
 
 
@@ -320,11 +319,11 @@ def xpending_cmd(c: Client, argv: list[bytes]) -> Any:
     out = []
     if count:
         for packed in pel.irange(start, end):
-            nack = pel[packed]
-            idle = now - nack.time
+            owner, time, delivered = group.pel[packed]
+            idle = now - time
             if min_idle and idle < min_idle:
                 continue
-            out.append([id_bytes(packed), nack.consumer.name, max(0, idle), nack.count])
+            out.append([id_bytes(packed), owner, max(0, idle), delivered])
             if len(out) == count:
                 break
     return out
@@ -413,7 +412,7 @@ def xclaim_cmd(c: Client, argv: list[bytes]) -> Any:
             fresh = True
         else:
             fresh = False
-            if min_idle and now - nack.time < min_idle:
+            if min_idle and now - nack[1] < min_idle:
                 continue
         if consumer is None:
             consumer = lookup_consumer(c, db, key, group, name, now)
@@ -421,7 +420,7 @@ def xclaim_cmd(c: Client, argv: list[bytes]) -> Any:
             count = 1
         else:
             assert nack is not None
-            count = nack.count
+            count = nack[2]
         if retrycount >= 0:
             count = retrycount
         elif not justid:
@@ -499,11 +498,11 @@ def xautoclaim_cmd(c: Client, argv: list[bytes]) -> Any:
             count -= 1
             scan = pel.irange(packed, inclusive=(False, True))
             continue
-        if min_idle and now - nack.time < min_idle:
+        if min_idle and now - nack[1] < min_idle:
             continue
         if consumer is None:
             consumer = lookup_consumer(c, db, key, group, name, now)
-        nack = group.assign(packed, consumer, now, nack.count if justid else nack.count + 1)
+        nack = group.assign(packed, consumer, now, nack[2] if justid else nack[2] + 1)
         parts.append(claim_reply(s, packed, justid))
         count -= 1
         log_claim(c, db, key, group, packed, nack)

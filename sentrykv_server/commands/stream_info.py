@@ -100,13 +100,12 @@ def _stream_full(s: Stream, count: int) -> dict[bytes, Any]:
     groups = []
     for name in sorted(s.groups):
         group = s.groups[name]
-        pending = [[id_bytes(packed), nack.consumer.name, nack.time, nack.count]
-                   for packed, nack in islice(group.pel.items(), count or None)]
+        pending = [[id_bytes(packed), owner, time, delivered]
+                   for packed, (owner, time, delivered) in islice(group.pel.items(), count or None)]
         consumers = []
         for cname in sorted(group.consumers):
             consumer = group.consumers[cname]
-            own = [[id_bytes(packed), nack.time, nack.count]
-                   for packed, nack in islice(consumer.pel.items(), count or None)]
+            own = [[id_bytes(packed), *group.pel[packed][1:]] for packed in islice(consumer.pel, count or None)]
             consumers.append({
                 b"name": cname, b"seen-time": consumer.seen_time,
                 b"pel-count": len(consumer.pel), b"pending": own,

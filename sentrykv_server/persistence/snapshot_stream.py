@@ -28,7 +28,7 @@ from array import array
 from typing import Any
 
 from sentrykv_server.persistence.snapshot_codec import Blob, from_le, le
-from sentrykv_server.store.stream import MASK64, Group, Nack, Node, Stream
+from sentrykv_server.store.stream import MASK64, Group, Node, Stream
 
 _COUNTERS = struct.Struct("<6Q")
 _NODE = struct.Struct("<6Q2I")
@@ -66,8 +66,8 @@ def encode_stream(s: Stream) -> bytes:
         for cname, consumer in group.consumers.items():
             _name(parts, cname)
             parts.append(_CONSUMER.pack(consumer.seen_time, len(consumer.pel)))
-            parts += [_PENDING.pack(packed >> 64, packed & MASK64, nack.time, nack.count)
-                      for packed, nack in consumer.pel.items()]
+            pel = group.pel
+            parts += [_PENDING.pack(packed >> 64, packed & MASK64, *pel[packed][1:]) for packed in consumer.pel]
     return b"".join(parts)
 
 
@@ -111,13 +111,13 @@ def decode_stream(cls: type, blob: bytes) -> Any:
             cname = _take_name(r)
             seen, npending = _CONSUMER.unpack(r.take(_CONSUMER.size))
             consumer = group.create_consumer(cname, seen)
-            for _ in range(npending):
-                p_ms, p_seq, when, count = _PENDING.unpack(r.take(_PENDING.size))
+            owned = []
+            for p_ms, p_seq, when, count in _PENDING.iter_unpack(r.take(_PENDING.size * npending)):
                 packed = p_ms << 64 | p_seq
-                nack = Nack(consumer, when, count)
-                consumer.pel[packed] = nack
                 if packed in group.pel:
                     raise ValueError("a pending entry with two owners")
-                group.pel[packed] = nack
+                group.pel[packed] = (cname, when, count)
+                owned.append(packed)
+            consumer.pel.update(owned)
     r.end()
     return s

@@ -196,3 +196,32 @@ def test_version_1_snapshot_still_loads(tmp_path: object) -> None:
     assert dict(db.data[b"zset"].scores) == {b"m": 1.5, b"n": -2.0}
     assert ks.dbs[3].data[b"other"] == b"db3"
     assert snapshot.verify(os.path.join(str(tmp_path), name)).ok
+
+
+def test_copy_is_independent_and_fully_functional() -> None:
+    """Stream.copy (what a checkpoint keeps before a write) shares the immutable pending
+    tuples and copies sortedcontainers' sublists directly: both sides must stay usable and
+    independent, with enough entries to span many sublists."""
+    live = _server(7)
+    client = Client(live)
+    client.execute([b"XGROUP", b"CREATE", b"s", b"g", b"0", b"MKSTREAM"])
+    for i in range(1, 5001):
+        client.execute([b"XADD", b"s", b"%d-1" % i, b"f", b"%d" % i])
+    client.execute([b"XREADGROUP", b"GROUP", b"g", b"a", b"COUNT", b"3000", b"STREAMS", b"s", b">"])
+    client.execute([b"XREADGROUP", b"GROUP", b"g", b"b", b"STREAMS", b"s", b">"])
+    original = live.keyspace.dbs[0].data[b"s"]
+    before = TYPES[Stream].canonical(original)
+    copy = original.copy()
+    assert TYPES[Stream].canonical(copy) == before
+    for argv in ([b"XACK", b"s", b"g", b"1-1", b"2500-1", b"4999-1"], [b"XCLAIM", b"s", b"g", b"b", b"0", b"10-1"],
+                 [b"XGROUP", b"DELCONSUMER", b"s", b"g", b"a"], [b"XADD", b"s", b"9000-1", b"f", b"v"],
+                 [b"XDEL", b"s", b"4000-1"], [b"XTRIM", b"s", b"MAXLEN", b"100"]):
+        client.execute(argv)
+    assert TYPES[Stream].canonical(copy) == before  # the copy kept the cut-time state
+    group = copy.groups[b"g"]
+    assert group.pel.keys()[0] == 1 << 64 | 1 and group.pel.keys()[-1] == 5000 << 64 | 1
+    assert list(group.consumers[b"a"].pel.irange(2999 << 64, 3001 << 64)) == [2999 << 64 | 1, 3000 << 64 | 1]
+    assert group.ack(1 << 64 | 1) and not group.ack(1 << 64 | 1)
+    group.assign(7 << 64 | 1, group.consumers[b"b"], 5, 9)
+    assert group.consumers[b"b"].pel.index(7 << 64 | 1) == 0 and len(group.pel) == 4999
+    assert len(original.groups[b"g"].pel) == 2000  # b: 3001..5000 - 4999 acked + 10 claimed from a
