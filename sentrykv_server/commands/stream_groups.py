@@ -10,7 +10,7 @@ Logging follows Redis 7.0's propagation, resolved to what actually happened:
 * a group whose last-delivered ID moved is logged as
   ``XGROUP SETID key group <id> ENTRIESREAD <n>``;
 * a consumer XREADGROUP creates is logged as ``XGROUP CREATECONSUMER`` (XCLAIM
-  on replay would create it too, but not for NOACK reads or a read that blocks);
+  on replay would create it too, but not for NOACK reads);
 * XACK (and XGROUP, commands/stream_xgroup.py) as sent, when
   they changed something.
 
