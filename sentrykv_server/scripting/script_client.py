@@ -39,6 +39,9 @@ UNKNOWN = b"Unknown Redis command called from script"
 ARITY = b"Wrong number of args calling Redis command from script"
 NOT_ALLOWED = b"This Redis command is not allowed from script"
 READ_ONLY = b"Write commands are not allowed from read-only scripts."
+# Redis 7.0's CMD_MAY_REPLICATE commands a script can call (COMMAND INFO does not show
+# the flag): read-only scripts may not run them either.
+MAY_REPLICATE = frozenset({"publish", "spublish", "pfcount"})
 
 
 class ScriptClient(Client):
@@ -58,19 +61,23 @@ class ScriptClient(Client):
 
 
 @lru_cache(maxsize=1)
-def _subcommand_table() -> dict[str, dict[bytes, tuple[int, frozenset[str]]]]:
-    """Containers (CONFIG, CLIENT, OBJECT, FUNCTION ...): subcommand -> (arity, flags)."""
+def _published_flags() -> tuple[dict[str, frozenset[str]], dict[str, dict[bytes, tuple[int, frozenset[str]]]]]:
+    """Redis 7.0's own flags per command (COMMAND INFO as captured), and per subcommand of
+    the containers (CONFIG, CLIENT, OBJECT, FUNCTION ...) with its arity: what Redis's
+    scriptCall looks at (``noscript``, ``write``, ``may_replicate``)."""
     from sentrykv_server.commands.introspection import _published_info
 
+    flags: dict[str, frozenset[str]] = {}
     table: dict[str, dict[bytes, tuple[int, frozenset[str]]]] = {}
     for name, entry in _published_info().items():
+        flags[name] = frozenset(entry.get("flags", ()))
         subs = entry.get("subcommands") or {}
         if subs:
             table[name] = {
                 sub.encode(): (int(info["arity"]), frozenset(info.get("flags", ())))
                 for sub, info in subs.items()
             }
-    return table
+    return flags, table
 
 
 def resolve(argv: list[bytes]) -> tuple[Command, int, frozenset[str]] | None:
@@ -79,13 +86,14 @@ def resolve(argv: list[bytes]) -> tuple[Command, int, frozenset[str]] | None:
     cmd = LOOKUP.get(argv[0]) or lookup(argv[0])
     if cmd is None:
         return None
-    subs = _subcommand_table().get(cmd.name)
+    flags, table = _published_flags()
+    subs = table.get(cmd.name)
     if subs and len(argv) >= 2:
         entry = subs.get(argv[1].lower())
         if entry is None:
             return None
         return cmd, entry[0], entry[1]
-    return cmd, cmd.arity, cmd.flags
+    return cmd, cmd.arity, flags.get(cmd.name, cmd.flags)
 
 
 def acl_permits(caller: Client, argv: list[bytes]) -> bool:
@@ -122,7 +130,7 @@ def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
     if denied is not None:
         raise Refused(denied)
     is_write = "write" in flags
-    if ctx.read_only and (is_write or "may_replicate" in flags):
+    if ctx.read_only and (is_write or cmd.name in MAY_REPLICATE):
         raise Refused(READ_ONLY)
     if is_write:
         if not ctx.write_dirty:

@@ -1,0 +1,37 @@
+"""Fixtures for the scripting tests: a Differ over SentryKV and redis-server, both emptied
+of data, cached scripts and function libraries before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests.types.diff import Differ
+
+
+def port_of(client: redis.Redis) -> int:
+    return int(client.connection_pool.connection_kwargs["port"])
+
+
+def clean(client: redis.Redis) -> None:
+    client.flushall()
+    client.script_flush()
+    client.function_flush()
+
+
+@pytest.fixture
+def sdiff(r: redis.Redis, ref: redis.Redis) -> Iterator[Differ]:
+    clean(r)
+    clean(ref)
+    d = Differ(port_of(r), port_of(ref))
+    yield d
+    d.close()
+
+
+def same(d: Differ, *args: bytes | str | int, proto: int = 2) -> object:
+    """Run on both servers; the tagged replies must be identical. Returns SentryKV's."""
+    got, want = d.both(*args, proto=proto)
+    assert got == want, f"{args!r} (RESP{proto}):\n  redis:    {want}\n  sentrykv: {got}"
+    return got
