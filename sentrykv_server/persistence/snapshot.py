@@ -56,6 +56,7 @@ keyspace: a damaged snapshot is never partly visible.  Damage raises
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import struct
@@ -749,7 +750,7 @@ class Loaded:
     bytes: int
     created_ms: int
     seconds: float
-    functions: list[bytes] | None = None
+    functions: list[builtins.bytes] | None = None
 
 
 def load(path: str, keyspace: Keyspace) -> Loaded:
