@@ -158,13 +158,13 @@ class Libraries:
             text = fname.decode("utf-8", "surrogateescape")
             if not _valid_name(text):
                 return BAD_NAME
-            key = text.lower()
-            if key in library.functions:
+            if text in library.functions:
                 return "Function already exists in the library"
-            library.functions[key] = Function(text, callback, desc, frozenset(flags))
+            library.functions[text] = Function(text, callback, desc, frozenset(flags))
             return None
 
-        error = get_engine(server).load_library(code, register)
+        # The header line is left out but its line feed kept: error lines stay the user's.
+        error = get_engine(server).load_library(code[code.find(b"\n"):], register)
         if error is not None:
             raise CommandError(f"ERR {error}")
         if not library.functions:
@@ -172,14 +172,19 @@ class Libraries:
         return library
 
     def link(self, library: Library) -> None:
+        """Function names are looked up case-insensitively; within one library two names
+        that differ only in case are both kept, and the first one answers FCALL (Redis's
+        dictAdd into the case-insensitive function table ignores the second)."""
         self.libraries[library.name] = library
-        for key, fn in library.functions.items():
-            self.functions[key] = (library, fn)
+        for name, fn in library.functions.items():
+            self.functions.setdefault(name.lower(), (library, fn))
 
     def unlink(self, library: Library) -> None:
         del self.libraries[library.name]
-        for key in library.functions:
-            self.functions.pop(key, None)
+        for name in library.functions:
+            owner = self.functions.get(name.lower())
+            if owner is not None and owner[0] is library:
+                del self.functions[name.lower()]
 
     def add(self, library: Library, replace: bool, quoted: bool = True) -> None:
         """Link a compiled library (libraryJoin / functionsCreateWithLibraryCtx checks)."""
@@ -187,8 +192,8 @@ class Libraries:
         if old is not None and not replace:
             shown = f"'{library.name}'" if quoted else library.name
             raise CommandError(f"ERR Library {shown} already exists")
-        for key, fn in library.functions.items():
-            owner = self.functions.get(key)
+        for name, fn in library.functions.items():
+            owner = self.functions.get(name.lower())
             if owner is not None and owner[0] is not old:
                 raise CommandError(f"ERR Function {fn.name} already exists")
         if old is not None:
