@@ -21,6 +21,12 @@ loop would do, for the few things Redis allows then:
 Nothing else runs: no cron, no active expiry, no checkpoint slice, no
 blocked client is served, no WAL frame is committed for anyone.
 
+A connection the loop accepted in the very pass the script started in has
+no Client yet (asyncio calls connection_made later): it is found among the
+process's sockets and served by a throwaway Client, so it gets its -BUSY
+answers and may SCRIPT KILL, but what it changes on its connection (AUTH,
+HELLO, SELECT...) while the script runs is forgotten afterwards.
+
 Limits: TLS clients are not read while the script runs (their bytes are
 encrypted; they are served when it ends); a signal (SIGTERM) is handled
 when the script ends; a script stuck inside one long C call (a huge
@@ -35,6 +41,8 @@ import logging
 import os
 import select
 import socket
+import stat
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,6 +55,7 @@ log = logging.getLogger("sentrykv.scripting")
 _READ = select.POLLIN | select.POLLPRI
 _ERRORS = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _CHUNK = 1 << 16
+_ORPHAN_SCAN_S = 0.1
 
 
 class BusyTransport:
@@ -133,6 +142,11 @@ class BusyService:
         self.listeners: dict[int, socket.socket] = {}
         self.clients: dict[int, Client] = {}
         self.accepted: list[tuple[socket.socket, Client, BusyTransport]] = []
+        # Connections the event loop accepted in the pass the script started in, whose
+        # Client does not exist yet: served by a throwaway Client while the script runs.
+        self.orphans: list[BusyTransport] = []
+        self.known_fds: set[int] = set()
+        self.next_scan = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def enter(self, ctx: RunCtx) -> None:
@@ -155,8 +169,17 @@ class BusyService:
                 dup.setblocking(False)
                 self.listeners[dup.fileno()] = dup
                 self.poller.register(dup.fileno(), _READ)
+        self.orphans = []
+        self.known_fds = set(self.listeners)
+        for srv in server.listeners:
+            for tsock in getattr(srv, "sockets", None) or ():
+                self.known_fds.add(tsock.fileno())
         for client in list(server.clients.values()):
             self._watch(client)
+            sock = client.transport.get_extra_info("socket") if client.transport is not None else None
+            if sock is not None:
+                self.known_fds.add(sock.fileno())
+        self.next_scan = time.monotonic() + _ORPHAN_SCAN_S
 
     def _watch(self, client: Client) -> None:
         ctx = self.ctx
@@ -187,6 +210,9 @@ class BusyService:
         self.clients = {}
         self.poller = None
         self.ctx = None
+        orphans, self.orphans = self.orphans, []
+        for transport in orphans:
+            transport.abort()  # closes our duplicate only: the loop owns the connection
         accepted, self.accepted = self.accepted, []
         loop = server.loop
         for sock, client, transport in accepted:
@@ -202,6 +228,10 @@ class BusyService:
         poller = self.poller
         if poller is None:
             return
+        now = time.monotonic()
+        if now >= self.next_scan:
+            self.next_scan = now + _ORPHAN_SCAN_S
+            self._find_orphans()
         for fd, events in poller.poll(0):
             if fd in self.listeners:
                 self._accept(self.listeners[fd])
@@ -269,6 +299,46 @@ class BusyService:
             if client.closing:
                 continue
             self.accepted.append((sock, client, transport))
+            self._watch(client)
+
+    def _find_orphans(self) -> None:
+        """Sockets of this process connected to our port that no Client owns yet."""
+        from sentrykv_server.protocol.connection import Client
+
+        port = self.server.port
+        tls_port = self.server.config.tls_port
+        try:
+            fds = [int(name) for name in os.listdir("/proc/self/fd")]
+        except OSError:
+            return
+        for fd in fds:
+            if fd in self.known_fds or fd in self.clients:
+                continue
+            self.known_fds.add(fd)
+            try:
+                if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    continue
+                sock = socket.socket(fileno=os.dup(fd))
+            except OSError:
+                continue
+            try:
+                local = sock.getsockname()
+                peer = sock.getpeername()
+                usable = (sock.type == socket.SOCK_STREAM and isinstance(local, tuple)
+                          and local[1] == port and local[1] != tls_port and bool(peer))
+            except OSError:
+                usable = False
+            if not usable:
+                sock.close()
+                continue
+            sock.setblocking(False)
+            self.known_fds.add(sock.fileno())
+            client = Client(self.server)
+            transport = BusyTransport(sock, lambda client=client: client.connection_lost(None))
+            client.connection_made(transport)  # type: ignore[arg-type]
+            if client.closing:
+                continue
+            self.orphans.append(transport)
             self._watch(client)
 
     def _exit_now(self) -> None:

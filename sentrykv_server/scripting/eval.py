@@ -189,9 +189,8 @@ def _eval(c: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> Any:
     else:
         sha, script = cache.add(engine, argv[1])
     ro = prepare_run(c, script.flags, read_only)
-    name = "evalsha_ro" if evalsha and read_only else "evalsha" if evalsha else "eval_ro" if read_only else "eval"
     ctx = RunCtx(c, engine.client, sha.decode(), True, ro,
-                 script.flags is not None and "allow-oom" in script.flags, name)
+                 script.flags is not None and "allow-oom" in script.flags, argv)
     return engine.run(ctx, script.function, numkeys, argv[3:])
 
 

@@ -356,7 +356,7 @@ def _stats(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(busy_error(True))
     running = None
     if ctx is not None:
-        running = {b"name": ctx.name.encode(), b"command": [ctx.command.encode()], b"duration_ms": ctx.elapsed_ms}
+        running = {b"name": ctx.name.encode(), b"command": list(ctx.command), b"duration_ms": ctx.elapsed_ms}
     libs = libraries(c.server)
     return {
         b"running_script": running,
@@ -389,8 +389,7 @@ def _fcall(c: Client, argv: list[bytes], read_only: bool) -> Any:
         raise CommandError("ERR Number of keys can't be negative")
     ro = prepare_run(c, fn.flags, read_only)
     engine = get_engine(server)
-    ctx = RunCtx(c, engine.client, fn.name, False, ro, "allow-oom" in fn.flags,
-                 "fcall_ro" if read_only else "fcall")
+    ctx = RunCtx(c, engine.client, fn.name, False, ro, "allow-oom" in fn.flags, argv)
     return engine.run(ctx, fn.callback, numkeys, argv[3:])
 
 

@@ -76,7 +76,7 @@ class RunCtx:
     )
 
     def __init__(self, caller: Client, client: ScriptClient, name: str, eval_mode: bool,
-                 read_only: bool, allow_oom: bool, command: str) -> None:
+                 read_only: bool, allow_oom: bool, command: list[bytes]) -> None:
         self.caller = caller
         self.client = client
         self.name = name

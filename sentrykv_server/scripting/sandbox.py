@@ -180,7 +180,8 @@ local hook_mask, hook_count = nil, 0
 
 local function hook()
   local verdict = py_hook()
-  if verdict then
+  -- Raise only in the script's own code: never inside the error handler or a wrapper.
+  if verdict and getinfo(2, "S").source ~= INTERNAL then
     -- From now on every line raises again, so pcall cannot swallow the kill.
     hook_mask, hook_count = "l", 0
     sethook(hook, "l")
