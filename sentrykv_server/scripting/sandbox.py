@@ -388,7 +388,13 @@ local function compile(code, name, env)
 end
 
 -- Environments -------------------------------------------------------------------------
-local function missing_global(t, k)
+local function missing_global(...)
+  -- Redis's luaProtectedTableError, which a script can also call directly.
+  if select("#", ...) ~= 2 then error("Wrong number of arguments to luaProtectedTableError", 2) end
+  local _, k = ...
+  if type(k) ~= "string" and type(k) ~= "number" then
+    error("Second argument to luaProtectedTableError must be a string or number", 2)
+  end
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
 
@@ -411,14 +417,24 @@ local function environment(eval_mode, libs)
     if type(reader) ~= "function" then
       error(sformat("bad argument #1 to '%s' (function expected, got %s)", callee_name(1), type(reader)), 2)
     end
-    local parts = {}
-    while true do
+    -- Lua's own load reads the chunk piece by piece (a reader that never ends meets a
+    -- syntax error, not an endless loop); only a binary first piece is cut short.
+    local first, is_binary = true, false
+    local function guarded()
+      if is_binary then return nil end
       local piece = reader()
-      if piece == nil or piece == "" then break end
-      if type(piece) ~= "string" then return nil, "reader function must return a string" end
-      parts[#parts + 1] = piece
+      if first and piece ~= nil and piece ~= "" then
+        first = false
+        if binary(piece) then is_binary = true return nil end
+      end
+      return piece
     end
-    return compile(tconcat(parts), name or "=(load)", P_G)
+    local f, e = load(guarded, name)
+    if is_binary then return nil, "binary chunks are not allowed" end
+    if not f then return nil, e end
+    f = loadstring(py_patch(sdump(f)), name or "=(load)")
+    setfenv(f, P_G)
+    return f
   end
 
   env._G = P_G
