@@ -81,6 +81,7 @@ class BenchCase:
     pipeline: int = 1
     keyspace: int | None = None  # -r
     datasize: int | None = None  # -d
+    command: tuple[str, ...] = ()  # a custom command (redis-benchmark's trailing arguments)
 
     def args(self, tests: tuple[str, ...] | None = None) -> list[str]:
         chosen = tests if tests is not None else self.tests
@@ -91,9 +92,9 @@ class BenchCase:
             argv += ["-r", str(self.keyspace)]
         if self.datasize:
             argv += ["-d", str(self.datasize)]
-        if chosen:
+        if chosen and not self.command:
             argv += ["-t", ",".join(chosen)]
-        return argv + ["-q", "--csv"]
+        return argv + ["-q", "--csv", *self.command]
 
     def display(self, binary: str = "redis-benchmark") -> str:
         return f"{binary} -h 127.0.0.1 -p PORT {shlex.join(self.args())}"
@@ -109,6 +110,8 @@ class BenchCase:
         return " ".join(parts)
 
     def expected_tests(self) -> int:
+        if self.command:
+            return 1
         if self.tests is None:
             return sum(len(names) for _, names in DEFAULT_SUITE)
         return len(self.tests)
@@ -203,6 +206,9 @@ def run_case(case: BenchCase, port: int, binary: str, timeout: float) -> RunResu
         rows = parse_csv(out)
         result.tests.update(rows)
         if rc == 0:
+            break
+        if case.command:
+            result.errors.append(f"redis-benchmark exited {rc}: {_error_line(err)}")
             break
         # Which token failed: the first pending one whose rows did not all appear.
         failed_at = None

@@ -76,7 +76,8 @@ class ScriptCache:
         self.body_bytes = 0
 
     def get(self, sha: bytes) -> Script | None:
-        return self.scripts.get(sha.lower())
+        found = self.scripts.get(sha)
+        return found if found is not None else self.scripts.get(sha.lower())
 
     def add(self, engine: LuaEngine, body: bytes) -> tuple[bytes, Script]:
         """luaCreateFunction: compile and cache (errors raise CommandError)."""
@@ -140,10 +141,10 @@ def parse_shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
 
 
 def scripting(server: Server) -> tuple[LuaEngine, ScriptCache]:
-    engine = get_engine(server)
-    cache: ScriptCache | None = getattr(engine, "script_cache", None)
+    engine = server.lua_engine or get_engine(server)
+    cache: ScriptCache | None = engine.script_cache
     if cache is None:
-        cache = engine.script_cache = ScriptCache()  # type: ignore[attr-defined]
+        cache = engine.script_cache = ScriptCache()
     return engine, cache
 
 
@@ -286,7 +287,7 @@ def script_cmd(c: Client, argv: list[bytes]) -> Any:
 def cached_scripts(server: Server) -> tuple[int, int]:
     """(number_of_cached_scripts, used_memory_scripts_eval) for INFO."""
     engine = server.lua_engine
-    cache: ScriptCache | None = getattr(engine, "script_cache", None) if engine is not None else None
+    cache: ScriptCache | None = engine.script_cache if engine is not None else None
     if cache is None:
         return 0, 0
     return len(cache.scripts), cache.memory

@@ -31,6 +31,7 @@ from sentrykv_server.scripting import lua_convert
 from sentrykv_server.scripting.bytecode import remove_tail_calls
 from sentrykv_server.scripting.lua_convert import (
     COMMAND_ERROR,
+    STATUS,
     FORMAT_NUMBERS,
     LIB_ERROR,
     VALUE,
@@ -127,6 +128,7 @@ class LuaEngine:
         # Set by FUNCTION LOAD while a library's code runs: receives each registration.
         self.registrar: Any = None
         self.busy: BusyService | None = None
+        self.script_cache: Any = None  # scripting.eval.ScriptCache, created by the first EVAL
 
     # -- compiling -------------------------------------------------------------------------
     def compile_eval(self, body: bytes) -> tuple[Any, str | None]:
@@ -197,21 +199,43 @@ class LuaEngine:
 
     # -- callbacks (called from Lua; they must never raise) --------------------------------
     def _call(self, *args: Any) -> tuple[int, Any]:
+        """redis.call / redis.pcall: (kind, value) for the Lua side (see sandbox.PRELUDE).
+
+        The common case (a script running, string arguments, a bulk/integer/status
+        reply) is kept to a few type tests: this runs once per redis.call.
+        """
         ctx = self.ctx
-        if ctx is None:
-            return LIB_ERROR, b"ERR redis.call/pcall can only be called inside a script invocation"
-        if not args:
-            return LIB_ERROR, NO_ARGS
+        if ctx is None or not args:
+            return self._call_refused(ctx)
+        for arg in args:
+            if type(arg) is not bytes:
+                return self._call_converting(ctx, args)
+        return self._run_command(ctx, list(args))
+
+    def _call_converting(self, ctx: RunCtx, args: tuple[Any, ...]) -> tuple[int, Any]:
         try:
             argv = lua_args(args)
         except BadArgument:
             return LIB_ERROR, BAD_ARGS
         if argv is None:
             return FORMAT_NUMBERS, None
+        return self._run_command(ctx, argv)
+
+    def _call_refused(self, ctx: RunCtx | None) -> tuple[int, Any]:
+        if ctx is None:
+            return LIB_ERROR, b"ERR redis.call/pcall can only be called inside a script invocation"
+        return LIB_ERROR, NO_ARGS
+
+    def _run_command(self, ctx: RunCtx, argv: list[bytes]) -> tuple[int, Any]:
         try:
             result = script_call(self, ctx, argv)
         except Refused as exc:
             return COMMAND_ERROR, error_text(exc.text)
+        t = type(result)
+        if t is bytes or t is int:
+            return VALUE, result
+        if t is str:
+            return STATUS, result.encode("utf-8", "surrogateescape")
         try:
             return reply_to_lua(self.lua, result, ctx.client.resp3)
         except Exception as exc:  # noqa: BLE001 - a conversion bug must not cross into Lua

@@ -240,8 +240,7 @@ end
 
 -- py_call answers (kind, value): 0 value, 1 status, 2 command error (raised by call),
 -- 3 library error, 4 "format the numeric arguments in Lua and ask again" (-0, NaN).
-local function command(raise, ...)
-  local kind, v = py_call(...)
+local function call_slow(raise, kind, v, ...)
   if kind == 4 then kind, v = py_call(fmt_args(...)) end
   if kind == 0 then return v end
   if kind == 1 then return {ok = v} end
@@ -251,8 +250,17 @@ local function command(raise, ...)
   return e
 end
 
-local function r_call(...) return command(true, ...) end
-local function r_pcall(...) return command(false, ...) end
+local function r_call(...)
+  local kind, v = py_call(...)
+  if kind == 0 then return v end
+  return call_slow(true, kind, v, ...)
+end
+
+local function r_pcall(...)
+  local kind, v = py_call(...)
+  if kind == 0 then return v end
+  return call_slow(false, kind, v, ...)
+end
 
 local function r_acl_check_cmd(...)
   local kind, v = py_acl(...)
@@ -582,9 +590,8 @@ function api.run_eval(fn, hook, nkeys, ...)
   for i = nkeys + 1, select("#", ...) do args[i - nkeys] = argv[i] end
   rawset(eval_env, "KEYS", keys)
   rawset(eval_env, "ARGV", args)
-  set_hook(hook)
+  if hook ~= hook_count or hook_mask ~= "" then set_hook(hook) end
   local ok, res = xpcall(fn, err_handler)
-  set_hook(0)
   return ok, res
 end
 
@@ -593,9 +600,8 @@ function api.run_function(fn, hook, nkeys, ...)
   local keys, args = {}, {}
   for i = 1, nkeys do keys[i] = argv[i] end
   for i = nkeys + 1, select("#", ...) do args[i - nkeys] = argv[i] end
-  set_hook(hook)
+  if hook ~= hook_count or hook_mask ~= "" then set_hook(hook) end
   local ok, res = xpcall(function() return fn(keys, args) end, err_handler)
-  set_hook(0)
   return ok, res
 end
 

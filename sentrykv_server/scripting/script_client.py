@@ -16,6 +16,7 @@ command answers at once instead of waiting.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -105,37 +106,78 @@ def acl_permits(caller: Client, argv: list[bytes]) -> bool:
     return acl_error(caller, argv) is None
 
 
-def acl_error(caller: Client, argv: list[bytes]) -> bytes | None:
-    """scriptVerifyACL: the refusal text for the caller's user, or None.
+# THE place where the ACL check of ``redis.call`` goes (scriptVerifyACL): set to a
+# function (caller, argv) -> reason or None by the ACL system.  Until ACL rules exist
+# every command is permitted, which is Redis's behaviour for the default user.
+ACL_CHECK: Callable[[Client, list[bytes]], str | None] | None = None
 
-    THE place where the ACL check of ``redis.call`` goes (Redis words it "The
-    user executing the script <reason>"); until ACL rules exist every command
-    is permitted, which is Redis's behaviour for the default user.
-    """
-    return None
+
+def acl_error(caller: Client, argv: list[bytes]) -> bytes | None:
+    """scriptVerifyACL: Redis words a refusal "The user executing the script <reason>"."""
+    check = ACL_CHECK
+    if check is None:
+        return None
+    problem = check(caller, argv)
+    if problem is None:
+        return None
+    return b"The user executing the script " + problem.encode()
+
+
+class _Entry:
+    """What scriptCall needs to know about one command, resolved once per name."""
+
+    __slots__ = ("cmd", "arity", "noscript", "write", "refused_read_only")
+
+    def __init__(self, cmd: Command, arity: int, flags: frozenset[str]) -> None:
+        self.cmd = cmd
+        self.arity = arity
+        self.noscript = "noscript" in flags
+        self.write = "write" in flags
+        self.refused_read_only = self.write or cmd.name in MAY_REPLICATE
+
+
+# Plain (non-container) commands by the bytes scripts spell them with: most calls are
+# a dict probe instead of a lookup, a flags table and three set tests.
+_ENTRIES: dict[bytes, _Entry] = {}
+
+
+def _entry(argv: list[bytes]) -> _Entry | None:
+    entry = _ENTRIES.get(argv[0])
+    if entry is not None:
+        return entry
+    found = resolve(argv)
+    if found is None:
+        return None
+    cmd, arity, flags = found
+    entry = _Entry(cmd, arity, flags)
+    if cmd.name not in _published_flags()[1] and len(_ENTRIES) < 4096:
+        _ENTRIES[argv[0]] = entry
+    return entry
 
 
 def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
     """scriptCall(): the script-specific refusals, then dispatch.call; the handler's result."""
-    found = resolve(argv)
-    if found is None:
+    entry = _entry(argv)
+    if entry is None:
         raise Refused(UNKNOWN)
-    cmd, arity, flags = found
     n = len(argv)
+    arity = entry.arity
     if (arity > 0 and n != arity) or n < -arity:
         raise Refused(ARITY)
-    if "noscript" in flags:
+    if entry.noscript:
         raise Refused(NOT_ALLOWED)
-    denied = acl_error(ctx.caller, argv)
-    if denied is not None:
-        raise Refused(denied)
-    is_write = "write" in flags
-    if ctx.read_only and (is_write or cmd.name in MAY_REPLICATE):
-        raise Refused(READ_ONLY)
-    if is_write:
+    if ACL_CHECK is not None:
+        denied = acl_error(ctx.caller, argv)
+        if denied is not None:
+            raise Refused(denied)
+    if entry.write:
+        if ctx.read_only:
+            raise Refused(READ_ONLY)
         if not ctx.write_dirty:
             gate = engine.server.write_error
             if gate is not None:
                 raise Refused(b"-" + gate.encode())
-        ctx.write_dirty = True
-    return call(ctx.client, cmd, argv)
+            ctx.write_dirty = True
+    elif ctx.read_only and entry.refused_read_only:
+        raise Refused(READ_ONLY)
+    return call(ctx.client, entry.cmd, argv)
