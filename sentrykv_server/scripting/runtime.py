@@ -31,9 +31,9 @@ from sentrykv_server.scripting import lua_convert
 from sentrykv_server.scripting.bytecode import remove_tail_calls
 from sentrykv_server.scripting.lua_convert import (
     COMMAND_ERROR,
-    STATUS,
     FORMAT_NUMBERS,
     LIB_ERROR,
+    STATUS,
     VALUE,
     BadArgument,
     error_text,
