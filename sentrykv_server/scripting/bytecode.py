@@ -11,7 +11,7 @@ pairs rewritten to ``CALL A B 0; RETURN A 0``: the same results, but the
 script's frame stays on the stack, as it does in Redis for C callees.
 
 The one observable difference: a script recursing through Lua tail calls
-more than ~16,000 deep gets Lua's "stack overflow" error where Redis's Lua
+more than about 20,000 deep gets Lua's "stack overflow" error where Redis's Lua
 would have run on.
 
 Format (lua 5.1 ``ldump.c``; the header pins int=4, size_t=8, Instruction=4,
