@@ -1,1 +1,1 @@
-"""Lua scripting and functions (Redis's eval.c, script.c, script_lua.c, function_lua.c)."""
+"""Lua scripting (EVAL / FUNCTION) as Redis 7.0 runs it, on lupa's Lua 5.1."""

@@ -1,5 +1,5 @@
-"""Fixtures for the scripting tests: a Differ over SentryKV and redis-server, both emptied
-of data, cached scripts and function libraries before each test."""
+"""Fixtures of the scripting tests: a Differ over SentryKV and redis-server (both emptied of
+data, cached scripts and function libraries before each test) and the Lua libraries' runner."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tests.scripting.luadiff import LuaDiff
+from tests.support.procs import RedisProcess
 from tests.types.diff import Differ
+
+
+@pytest.fixture(scope="module")
+def luadiff(reference: RedisProcess) -> Iterator[LuaDiff]:
+    client = reference.client()
+    yield LuaDiff(client)
+    client.close()
 
 
 def port_of(client: redis.Redis) -> int:

@@ -205,3 +205,46 @@ def test_damaged_function_block_is_refused(durable: ServerProcess) -> None:
     with pytest.raises(RuntimeError):
         durable.start()
     assert "CRC mismatch" in durable.log_text()
+
+
+def test_functions_through_rdb_import_and_export() -> None:
+    """A Redis dump.rdb with libraries imports (--import-rdb) and exports back (sentrykv-check)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.support.procs import ROOT, RedisProcess
+
+    ref = RedisProcess().start()
+    workdir = tempfile.mkdtemp(prefix="rdbfn-")
+    srv = ServerProcess(args=["--appendonly", "yes", "--import-rdb", os.path.join(workdir, "dump.rdb")])
+    try:
+        c = ref.client()
+        c.function_load(LIB)
+        c.set("x", "5")
+        c.execute_command("SAVE")
+        shutil.copy(os.path.join(ref.dir, "dump.rdb"), os.path.join(workdir, "dump.rdb"))
+        srv.start()
+        r = srv.client()
+        assert r.fcall("bump", 1, "x", 2) == 1 and r.get("x") == b"7"
+        srv.stop()
+        out = os.path.join(srv.dir, "export.rdb")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        done = subprocess.run([sys.executable, "-m", "sentrykv_server.tools.check", srv.dir, "--export-rdb", out],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        back = RedisProcess(args=["--dbfilename", "export.rdb"], data_dir=srv.dir).start()
+        try:
+            b = back.client()
+            assert b.fcall("bump", 1, "x", 1) == 1 and b.get("x") == b"8"
+            listed = b.execute_command("FUNCTION", "LIST")
+            assert len(listed) == 1 and listed[0][b"library_name"] == b"counters"
+        finally:
+            back.stop()
+    finally:
+        srv.stop()
+        srv.cleanup()
+        ref.stop()
+        ref.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
