@@ -56,6 +56,9 @@ class ScriptClient(Client):
         self.addr = "lua"
         self.laddr = "lua"
         self.in_multi = False
+        # Read by commands whose behaviour differs when a script calls them (Redis's
+        # CLIENT_SCRIPT flag): SORT ... BY nosort on a set sorts anyway, for determinism.
+        self.in_script = True
 
     def push(self, data: bytes) -> None:
         return None

@@ -220,6 +220,11 @@ CONVERSIONS = [
     "redis.setresp(3) return redis.call('type', 'nokey')",
     "return redis.call('select', 1)",
     "return {redis.call('select', 3), redis.call('set', 'in3', 'x'), redis.call('get', 'in3')}",
+    "redis.call('sadd', 's', 'c', 'a', 'b', 10, 2, 'zz', 'aa') return redis.call('sort', 's', 'BY', 'nosort')",
+    "redis.call('sadd', 's', 'c', 'a', 'b', 10, 2) return redis.call('sort', 's', 'BY', 'nosort', 'LIMIT', 1, 2)",
+    "redis.call('sadd', 's', 3, 1, 2) return redis.call('sort', 's')",
+    "redis.call('rpush', 'l', 'c', 'a', 'b') return redis.call('sort', 'l', 'BY', 'nosort')",
+    "return redis.call('pfcount', 'nokey')",
 ]
 
 FLAG_SCRIPTS = [
@@ -232,6 +237,8 @@ FLAG_SCRIPTS = [
     ("eval", "#!lua flags=no-writes,allow-oom\nreturn redis.call('expire', 'x', 1)"),
     ("eval", "#!lua flags=allow-stale,no-cluster,allow-cross-slot-keys\nreturn 5"),
     ("eval_ro", "return redis.call('publish', 'ch', 'x')"),
+    ("eval_ro", "return redis.call('pfcount', 'x')"),
+    ("eval_ro", "return redis.call('spublish', 'ch', 'x')"),
 ]
 
 
