@@ -198,28 +198,18 @@ def _eval(c: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> Any:
 _EVAL_FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
 
-@command("eval", -3, _EVAL_FLAGS, group="scripting", since="2.6.0")
-def eval_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Run a Lua script."""
-    return _eval(c, argv, False, False)
+def _register(name: str, evalsha: bool, read_only: bool, since: str, summary: str) -> None:
+    def handler(c: Client, argv: list[bytes]) -> Any:
+        return _eval(c, argv, evalsha, read_only)
+
+    handler.__name__ = f"{name}_cmd"
+    command(name, -3, _EVAL_FLAGS, group="scripting", since=since, summary=summary)(handler)
 
 
-@command("evalsha", -3, _EVAL_FLAGS, group="scripting", since="2.6.0")
-def evalsha_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Run a cached Lua script by its SHA1."""
-    return _eval(c, argv, True, False)
-
-
-@command("eval_ro", -3, _EVAL_FLAGS, group="scripting", since="7.0.0")
-def eval_ro_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Run a read-only Lua script."""
-    return _eval(c, argv, False, True)
-
-
-@command("evalsha_ro", -3, _EVAL_FLAGS, group="scripting", since="7.0.0")
-def evalsha_ro_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Run a cached read-only Lua script by its SHA1."""
-    return _eval(c, argv, True, True)
+_register("eval", False, False, "2.6.0", "Run a Lua script.")
+_register("evalsha", True, False, "2.6.0", "Run a cached Lua script by its SHA1.")
+_register("eval_ro", False, True, "7.0.0", "Run a read-only Lua script.")
+_register("evalsha_ro", True, True, "7.0.0", "Run a cached read-only Lua script by its SHA1.")
 
 
 def check_subcommand_arity(argv: list[bytes], parent: str, table: dict[bytes, int]) -> bytes:

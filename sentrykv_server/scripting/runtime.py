@@ -213,12 +213,9 @@ class LuaEngine:
         return self._run_command(ctx, list(args))
 
     def _call_converting(self, ctx: RunCtx, args: tuple[Any, ...]) -> tuple[int, Any]:
-        try:
-            argv = lua_args(args)
-        except BadArgument:
-            return LIB_ERROR, BAD_ARGS
-        if argv is None:
-            return FORMAT_NUMBERS, None
+        argv = _converted(args)
+        if type(argv) is tuple:
+            return argv
         return self._run_command(ctx, argv)
 
     def _call_refused(self, ctx: RunCtx | None) -> tuple[int, Any]:
@@ -247,12 +244,9 @@ class LuaEngine:
             return LIB_ERROR, b"ERR redis.acl_check_cmd can only be called inside a script invocation"
         if not args:
             return LIB_ERROR, NO_ARGS
-        try:
-            argv = lua_args(args)
-        except BadArgument:
-            return LIB_ERROR, BAD_ARGS
-        if argv is None:
-            return FORMAT_NUMBERS, None
+        argv = _converted(args)
+        if type(argv) is tuple:
+            return argv
         if resolve(argv) is None:
             return LIB_ERROR, b"ERR Invalid command passed to redis.acl_check_cmd()"
         return VALUE, acl_permits(self.ctx.caller, argv)
@@ -324,6 +318,17 @@ class LuaEngine:
             log.error("registering a function", exc_info=exc)
             return b"internal error registering the function"
         return problem.encode() if problem else None
+
+
+def _converted(args: tuple[Any, ...]) -> Any:
+    """redis.call's arguments as bytes, or the (kind, value) answer for Lua when they are not."""
+    try:
+        argv = lua_args(args)
+    except BadArgument:
+        return LIB_ERROR, BAD_ARGS
+    if argv is None:
+        return FORMAT_NUMBERS, None
+    return argv
 
 
 def get_engine(server: Server) -> LuaEngine:

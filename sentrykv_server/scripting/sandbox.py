@@ -295,19 +295,25 @@ local function r_sha1hex(...)
   return py_sha1(s)
 end
 
-local function r_error_reply(...)
+-- redis.error_reply / redis.status_reply take exactly one string; otherwise they
+-- RETURN (not raise) an error table, as Redis does.
+local BAD_REPLY_ARGS = "ERR wrong number or type of arguments"
+
+local function one_string(...)
   local s = ...
-  if select("#", ...) ~= 1 or type(s) ~= "string" then
-    return {err = "ERR wrong number or type of arguments"}
-  end
+  if select("#", ...) ~= 1 or type(s) ~= "string" then return nil end
+  return s
+end
+
+local function r_error_reply(...)
+  local s = one_string(...)
+  if s == nil then return {err = BAD_REPLY_ARGS} end
   return {err = py_errtext(s)}
 end
 
 local function r_status_reply(...)
-  local s = ...
-  if select("#", ...) ~= 1 or type(s) ~= "string" then
-    return {err = "ERR wrong number or type of arguments"}
-  end
+  local s = one_string(...)
+  if s == nil then return {err = BAD_REPLY_ARGS} end
   return {ok = s}
 end
 
@@ -583,24 +589,26 @@ function api.compile_eval(body, chunkname)
   return f, false
 end
 
-function api.run_eval(fn, hook, nkeys, ...)
+-- KEYS and ARGV from the arguments after nkeys; the hook (re)installed when it changed.
+local function prepare(hook, nkeys, ...)
   local argv = {...}
   local keys, args = {}, {}
   for i = 1, nkeys do keys[i] = argv[i] end
   for i = nkeys + 1, select("#", ...) do args[i - nkeys] = argv[i] end
+  if hook ~= hook_count or hook_mask ~= "" then set_hook(hook) end
+  return keys, args
+end
+
+function api.run_eval(fn, hook, nkeys, ...)
+  local keys, args = prepare(hook, nkeys, ...)
   rawset(eval_env, "KEYS", keys)
   rawset(eval_env, "ARGV", args)
-  if hook ~= hook_count or hook_mask ~= "" then set_hook(hook) end
   local ok, res = xpcall(fn, err_handler)
   return ok, res
 end
 
 function api.run_function(fn, hook, nkeys, ...)
-  local argv = {...}
-  local keys, args = {}, {}
-  for i = 1, nkeys do keys[i] = argv[i] end
-  for i = nkeys + 1, select("#", ...) do args[i - nkeys] = argv[i] end
-  if hook ~= hook_count or hook_mask ~= "" then set_hook(hook) end
+  local keys, args = prepare(hook, nkeys, ...)
   local ok, res = xpcall(function() return fn(keys, args) end, err_handler)
   return ok, res
 end

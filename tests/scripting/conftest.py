@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from tests.scripting.luadiff import LuaDiff
-from tests.support.procs import RedisProcess
+from tests.support.procs import RedisProcess, ServerProcess
 from tests.types.diff import Differ
 
 
@@ -44,3 +44,12 @@ def same(d: Differ, *args: bytes | str | int, proto: int = 2) -> object:
     got, want = d.both(*args, proto=proto)
     assert got == want, f"{args!r} (RESP{proto}):\n  redis:    {want}\n  sentrykv: {got}"
     return got
+
+
+@pytest.fixture
+def durable() -> Iterator[ServerProcess]:
+    """A fresh SentryKV with appendfsync always, for one test (tests kill -9 and restart it)."""
+    srv = ServerProcess(args=["--appendonly", "yes", "--appendfsync", "always"]).start()
+    yield srv
+    srv.stop()
+    srv.cleanup()

@@ -339,20 +339,15 @@ def test_multi_exec_with_scripts(sdiff: Differ) -> None:
 
 def test_watched_key_touched_by_script(sdiff: Differ) -> None:
     watcher = (sdiff.skv.conn(3), sdiff.ref.conn(3))
-    for conn in watcher:
-        assert conn.call("WATCH", "w")[0] == "status"
-        assert conn.call("MULTI")[0] == "status"
-        assert conn.call("GET", "w")[0] == "status"
-    same(sdiff, "EVAL", "return redis.call('set', 'w', 'changed')", 0)
-    got, want = (conn.call("EXEC") for conn in watcher)
-    assert got == want
-    for conn in watcher:
-        assert conn.call("WATCH", "w2")[0] == "status"
-        assert conn.call("MULTI")[0] == "status"
-        assert conn.call("GET", "w2")[0] == "status"
-    same(sdiff, "EVAL", "return redis.call('get', 'w2')", 0)
-    got, want = (conn.call("EXEC") for conn in watcher)
-    assert got == want
+    for key, script in (("w", "return redis.call('set', 'w', 'changed')"),
+                        ("w2", "return redis.call('get', 'w2')")):
+        for conn in watcher:
+            assert conn.call("WATCH", key)[0] == "status"
+            assert conn.call("MULTI")[0] == "status"
+            assert conn.call("GET", key)[0] == "status"
+        same(sdiff, "EVAL", script, 0)
+        got, want = (conn.call("EXEC") for conn in watcher)
+        assert got == want
 
 
 def test_client_reply_modes(sdiff: Differ) -> None:

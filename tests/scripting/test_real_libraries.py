@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -23,14 +22,6 @@ from limits.strategies import (
 from redis.lock import Lock
 
 from tests.support.procs import ServerProcess
-
-
-@pytest.fixture
-def durable() -> Iterator[ServerProcess]:
-    srv = ServerProcess(args=["--appendonly", "yes", "--appendfsync", "always"]).start()
-    yield srv
-    srv.stop()
-    srv.cleanup()
 
 
 def test_redis_py_lock_across_kill9(durable: ServerProcess) -> None:

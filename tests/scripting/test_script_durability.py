@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -33,14 +32,6 @@ LIB = ("#!lua name=counters\n"
        "flags={'no-writes'}}")
 
 MANY_WRITES = "for i = 1, tonumber(ARGV[1]) do redis.call('set', KEYS[1] .. i, ARGV[2]) end return 1"
-
-
-@pytest.fixture
-def durable() -> Iterator[ServerProcess]:
-    srv = ServerProcess(args=["--appendonly", "yes", "--appendfsync", "always"]).start()
-    yield srv
-    srv.stop()
-    srv.cleanup()
 
 
 def frames(directory: str) -> list[list[tuple[int, list[bytes]]]]:
