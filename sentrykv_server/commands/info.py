@@ -103,7 +103,7 @@ def _scripting_memory(s: Server) -> Fields:
     engine = s.lua_engine
     vm = engine.memory() if engine is not None else 0
     scripts, scripts_mem = cached_scripts(s)
-    _libs, functions, functions_mem = function_counts(s)
+    libraries, functions, functions_mem = function_counts(s)
     return [
         ("used_memory_lua", vm),
         ("used_memory_vm_eval", vm),
@@ -111,6 +111,7 @@ def _scripting_memory(s: Server) -> Fields:
         ("used_memory_scripts_eval", scripts_mem),
         ("number_of_cached_scripts", scripts),
         ("number_of_functions", functions),
+        ("number_of_libraries", libraries),
         ("used_memory_vm_functions", 0),
         ("used_memory_vm_total", vm),
         ("used_memory_vm_total_human", _human(vm)),
