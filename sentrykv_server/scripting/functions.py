@@ -135,9 +135,16 @@ class Libraries:
     def __init__(self) -> None:
         self.libraries: dict[str, Library] = {}
         self.functions: dict[str, tuple[Library, Function]] = {}
+        # FCALL's name as sent -> function: one dict probe per call (cleared on changes).
+        self._by_raw: dict[bytes, tuple[Library, Function] | None] = {}
 
     def find(self, name: bytes) -> tuple[Library, Function] | None:
-        return self.functions.get(name.decode("utf-8", "surrogateescape").lower())
+        found = self._by_raw.get(name)
+        if found is None:
+            found = self.functions.get(name.decode("utf-8", "surrogateescape").lower())
+            if found is not None and len(self._by_raw) < 4096:
+                self._by_raw[name] = found
+        return found
 
     def codes(self) -> list[bytes]:
         return [lib.code for lib in self.libraries.values()]
@@ -176,11 +183,13 @@ class Libraries:
         that differ only in case are both kept, and the first one answers FCALL (Redis's
         dictAdd into the case-insensitive function table ignores the second)."""
         self.libraries[library.name] = library
+        self._by_raw.clear()
         for name, fn in library.functions.items():
             self.functions.setdefault(name.lower(), (library, fn))
 
     def unlink(self, library: Library) -> None:
         del self.libraries[library.name]
+        self._by_raw.clear()
         for name in library.functions:
             owner = self.functions.get(name.lower())
             if owner is not None and owner[0] is library:

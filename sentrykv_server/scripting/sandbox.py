@@ -607,9 +607,18 @@ function api.run_eval(fn, hook, nkeys, ...)
   return ok, res
 end
 
+-- One trampoline for every FCALL (xpcall passes no arguments in Lua 5.1): scripts never
+-- nest, so the current call lives in these upvalues.
+local cur_fn, cur_keys, cur_args
+local function call_function()
+  return cur_fn(cur_keys, cur_args)
+end
+
 function api.run_function(fn, hook, nkeys, ...)
-  local keys, args = prepare(hook, nkeys, ...)
-  local ok, res = xpcall(function() return fn(keys, args) end, err_handler)
+  cur_fn = fn
+  cur_keys, cur_args = prepare(hook, nkeys, ...)
+  local ok, res = xpcall(call_function, err_handler)
+  cur_fn, cur_keys, cur_args = nil, nil, nil
   return ok, res
 end
 
