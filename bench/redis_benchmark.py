@@ -83,7 +83,7 @@ class BenchCase:
     datasize: int | None = None  # -d
     # A command line of its own instead of -t tests (redis-benchmark's ``[command [args...]]``,
     # e.g. ``XADD bench:stream * f v``); its CSV row is named after the command line.
-    command: tuple[str, ...] | None = None
+    command: tuple[str, ...] = ()
 
     def args(self, tests: tuple[str, ...] | None = None) -> list[str]:
         chosen = tests if tests is not None else self.tests
@@ -96,7 +96,7 @@ class BenchCase:
             argv += ["-d", str(self.datasize)]
         if chosen and not self.command:
             argv += ["-t", ",".join(chosen)]
-        return argv + ["-q", "--csv", *(self.command or ())]
+        return argv + ["-q", "--csv", *self.command]
 
     def display(self, binary: str = "redis-benchmark") -> str:
         return f"{binary} -h 127.0.0.1 -p PORT {shlex.join(self.args())}"

@@ -13,6 +13,9 @@ in sort order.  All integers are little-endian; every CRC is CRC32C::
     block (repeated)   crc u32 (of the 16 header bytes after it + the body),
                        kind u8 (1 = entries), flags u8, db u16, count u32,
                        length u64, body
+    functions (block)  kind 2, at most one, before the trailer: the FUNCTION LOAD
+                       libraries, n u32 then n x (length u32, library code); not
+                       counted in the trailer's ``blocks`` (entries blocks only)
     trailer (block)    kind 0xFF: entries u64, blocks u64, covered u64 (bytes
                        before the trailer), file_crc u32 (CRC of those bytes),
                        b"SKVSEND\\x01"
@@ -55,6 +58,7 @@ keyspace: a damaged snapshot is never partly visible.  Damage raises
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import struct
@@ -91,6 +95,7 @@ U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 
 KIND_ENTRIES = 1
+KIND_FUNCTIONS = 2
 KIND_TRAILER = 0xFF
 ALL_STRINGS = 0x01
 
@@ -355,6 +360,14 @@ class SnapshotWriter:
         if first and blocks:
             self.crash("write")
 
+    def write_functions(self, codes: list[bytes]) -> None:
+        """The function libraries block (kind 2); written only when there are libraries."""
+        if not codes:
+            return
+        body = U32.pack(len(codes)) + b"".join(U32.pack(len(code)) + code for code in codes)
+        rest = BLOCK.pack(0, KIND_FUNCTIONS, 0, 0, len(codes), len(body))[4:]
+        self._write(U32.pack(crc32c(body, crc32c(rest))) + rest, body)
+
     def finish(self) -> int:
         """Trailer, fsync, rename, fsync the directory; return the file size."""
         assert self.fd is not None
@@ -411,6 +424,7 @@ class Parsed:
     blocks: int
     size: int
     type_counts: dict[int, int] = field(default_factory=dict)
+    functions: list[bytes] | None = None
 
 
 def _parse_header(data: bytes, path: str) -> Header:
@@ -439,6 +453,7 @@ def parse(data: bytes, path: str, max_databases: int | None = None) -> Parsed:
     unpack_block = BLOCK.unpack_from
     pos = HEADER_SIZE
     entries = blocks = 0
+    functions: list[bytes] | None = None
     while True:
         if pos + BLOCK_SIZE > size:
             raise SnapshotError(path, pos, "file ends inside a block header (truncated; no trailer)")
@@ -452,6 +467,15 @@ def parse(data: bytes, path: str, max_databases: int | None = None) -> Parsed:
         if kind == KIND_TRAILER:
             _check_trailer(data, mv, path, pos, body, end, entries, blocks)
             break
+        if kind == KIND_FUNCTIONS:
+            if functions is not None:
+                raise SnapshotError(path, pos, "a second function libraries block")
+            try:
+                functions = _decode_functions(data, body, end)
+            except (ValueError, struct.error) as exc:
+                raise SnapshotError(path, pos, f"function libraries block does not decode: {exc}") from None
+            pos = end
+            continue
         if kind != KIND_ENTRIES:
             raise SnapshotError(path, pos, f"unknown block kind {kind}")
         if max_databases is not None and db >= max_databases:
@@ -472,7 +496,23 @@ def parse(data: bytes, path: str, max_databases: int | None = None) -> Parsed:
     held = sum(len(d) for d, _ in dbs.values())
     if held != entries:
         raise SnapshotError(path, None, f"{entries - held} duplicate keys")
-    return Parsed(header, dbs, entries, blocks, size, type_counts)
+    return Parsed(header, dbs, entries, blocks, size, type_counts, functions)
+
+
+def _decode_functions(data: bytes, off: int, end: int) -> list[bytes]:
+    (n,) = U32.unpack_from(data, off)
+    off += 4
+    codes = []
+    for _ in range(n):
+        (length,) = U32.unpack_from(data, off)
+        off += 4
+        if off + length > end:
+            raise ValueError("a library runs past the block")
+        codes.append(data[off:off + length])
+        off += length
+    if off != end:
+        raise ValueError("the libraries do not add up to the block's length")
+    return codes
 
 
 def _check_trailer(
@@ -580,6 +620,7 @@ class Loaded:
     bytes: int
     created_ms: int
     seconds: float
+    functions: list[builtins.bytes] | None = None
 
 
 def load(path: str, keyspace: Keyspace) -> Loaded:
@@ -603,7 +644,7 @@ def load(path: str, keyspace: Keyspace) -> Loaded:
     keyspace.rebuild_expiry_heap()
     return Loaded(
         path, parsed.header.lsn, parsed.header.generation, parsed.entries, parsed.size,
-        parsed.header.created_ms, time.monotonic() - started,
+        parsed.header.created_ms, time.monotonic() - started, parsed.functions,
     )
 
 
