@@ -21,8 +21,10 @@ import hiredis
 
 from sentrykv_server.commands.errors import NOAUTH, CommandError
 from sentrykv_server.commands.registry import LOOKUP, NO_MULTI, Command, lookup
+from sentrykv_server.protocol import input_guard
 from sentrykv_server.protocol.framing import check_partial, find_inline_start
 from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
+from sentrykv_server.protocol.input_guard import STAR_CANDIDATE
 from sentrykv_server.protocol.reply import NO_REPLY, OK_BYTES, QUEUED_BYTES, encode, encode_error
 
 if TYPE_CHECKING:
@@ -109,6 +111,12 @@ class Client(asyncio.Protocol):
         self.next_scan = 0
         self.inline_buf = b""
         self.fed_at_boundary: bytes | None = None
+        # Input kept away from hiredis by protocol/input_guard.py (big or unplaced headers);
+        # guarded: every chunk goes through the guard (held input, or not authenticated).
+        self.held_in: list[bytes] = []
+        self.held_size = 0
+        self.big_count = 0
+        self.guarded = not self.authenticated
         # Durability: the LSN the pending replies depend on, and replies waiting for fsync.
         self.wait_lsn = 0
         self.held: deque[tuple[int, bytes]] = deque()
@@ -191,12 +199,19 @@ class Client(asyncio.Protocol):
         server = self.server
         self.last_seen = server.unixtime
         server.stats.net_input_bytes += len(data)
+        if self.guarded:
+            input_guard.feed(self, data)
+            return
         reader = self.reader
         if self.inline_buf or (not self.resp_partial and data[0] != 42):
             data = self._inline(self.inline_buf + data)
             if not data or self.closing:
                 self.server.schedule_flush(self)
                 return
+        # A header hiredis would preallocate for (see input_guard): place it first.
+        if STAR_CANDIDATE(data) is not None or b"~" in data or b">" in data:
+            input_guard.feed(self, data)
+            return
         # A chunk fed at a request boundary is remembered, so that an inline command
         # following RESP requests in the same packet can be found again (see below).
         self.fed_at_boundary = None if self.resp_partial else data
@@ -314,7 +329,10 @@ class Client(asyncio.Protocol):
                 out += encode_error(result.message)
             elif result is not NO_REPLY:
                 encode(out, result, self.resp3)
-        if data is not None and (self.resp_partial or self.partial) and not self.closing:
+        if data is None:
+            if self.held_in:  # resumed after blocking/output pressure: held input goes on
+                input_guard.resume(self)
+        elif (self.resp_partial or self.partial) and not self.closing:
             self._track_partial(data, completed)
         # Replies wait for the pass's flush point (after the log write), even when they
         # could leave now: writing them from here measured 10-25% slower under load.
@@ -340,6 +358,11 @@ class Client(asyncio.Protocol):
         self.fed_at_boundary = None
         rest = self._inline(chunk[offset:])
         if rest and not self.closing:
+            if self.guarded or input_guard.has_candidate(rest):
+                input_guard.hold(self, rest)
+                if self.server.loop is not None:
+                    self.server.loop.call_soon(self.resume)
+                return True
             self.fed_at_boundary = rest
             self.reader.feed(rest)
             self.resp_partial = True
@@ -352,9 +375,12 @@ class Client(asyncio.Protocol):
         if self.inline_buf:
             rest = self._inline(self.inline_buf)
             if rest and not self.closing:
-                self.fed_at_boundary = None if self.resp_partial else rest
-                self.reader.feed(rest)
-                self.resp_partial = True
+                if self.guarded or input_guard.has_candidate(rest):
+                    input_guard.hold(self, rest)
+                else:
+                    self.fed_at_boundary = None if self.resp_partial else rest
+                    self.reader.feed(rest)
+                    self.resp_partial = True
         self.process_input()
 
     def _bad_request(self, request: list[Any]) -> None:
@@ -549,6 +575,7 @@ class Client(asyncio.Protocol):
     def refresh(self) -> None:
         """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
         self.special = not self.authenticated or self.reply_mode != "on" or bool(self.shard_channels)
+        self.guarded = not self.authenticated or bool(self.held_in)
 
     def _internal_error(self, cmd: Command, argv: list[bytes], exc: Exception) -> CommandError:
         log.error("error executing %r", argv[:2], exc_info=exc)

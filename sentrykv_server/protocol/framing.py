@@ -10,7 +10,7 @@ reject at the header: bad or huge multibulk counts, bulk lengths over
 
 from __future__ import annotations
 
-MAX_MULTIBULK = 1024 * 1024
+MAX_MULTIBULK = (1 << 31) - 1  # INT_MAX, as Redis 7 (6.x and older: 1024 * 1024)
 MAX_HEADER_LINE = 64 * 1024
 
 
