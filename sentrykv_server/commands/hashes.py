@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.containers import (
     LONG_MAX,
+    check_repeat_count,
     config_int,
     modified,
     parse_long_range,
@@ -282,7 +283,7 @@ def hrandfield_cmd(c: Client, argv: list[bytes]) -> Any:
     if h is None or count == 0:
         return []
     if count < 0:
-        fields = _random_keys(h, -count, unique=False)
+        fields = _random_keys(h, check_repeat_count(count), unique=False)
     elif count >= len(h):
         fields = list(h)
     else:

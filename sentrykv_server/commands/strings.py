@@ -20,6 +20,7 @@ from sentrykv_server.commands.errors import (
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.store.lcs import lcs_length, lcs_walk, table_bytes
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -521,48 +522,11 @@ def lcs_cmd(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(
             "ERR If you want both the length and indexes, please just use IDX."
         )
-    n, m = len(a), len(b)
-    table = [[0] * (m + 1) for _ in range(n + 1)]
-    for x in range(1, n + 1):
-        row, prev, ax = table[x], table[x - 1], a[x - 1]
-        for y in range(1, m + 1):
-            row[y] = prev[y - 1] + 1 if ax == b[y - 1] else max(prev[y], row[y - 1])
-    total = table[n][m]
+    if table_bytes(len(a), len(b)) > c.server.config.proto_max_bulk_len:
+        raise CommandError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
     if want_len and not want_idx:
-        return total
-    # Walk back from the end collecting the subsequence and matching ranges.
-    out = bytearray(total)
-    matches: list[Any] = []
-    x, y, idx = n, m, total
-    a_range: list[int] | None = None
-    b_range: list[int] | None = None
-
-    def emit() -> None:
-        if a_range is not None and b_range is not None:
-            length = a_range[1] - a_range[0] + 1
-            if length >= min_len:
-                item: list[Any] = [[a_range[0], a_range[1]], [b_range[0], b_range[1]]]
-                if with_len:
-                    item.append(length)
-                matches.append(item)
-
-    while x > 0 and y > 0:
-        if a[x - 1] == b[y - 1]:
-            idx -= 1
-            out[idx] = a[x - 1]
-            if a_range is not None and b_range is not None and a_range[0] == x and b_range[0] == y:
-                a_range[0] -= 1
-                b_range[0] -= 1
-            else:
-                emit()
-                a_range, b_range = [x - 1, x - 1], [y - 1, y - 1]
-            x -= 1
-            y -= 1
-        elif table[x - 1][y] > table[x][y - 1]:
-            x -= 1
-        else:
-            y -= 1
-    emit()
+        return lcs_length(a, b)
+    out, matches, total = lcs_walk(a, b, min_len, with_len)
     if want_idx:
         return {b"matches": matches, b"len": total}
-    return bytes(out)
+    return out
