@@ -54,7 +54,7 @@ class Directive:
     """How one directive is parsed, validated and shown."""
 
     name: str
-    kind: str  # int | bool | enum | string | path
+    kind: str  # int | bool | enum | flags | string | path
     default: str
     mutable: bool = True
     protected: bool = False
@@ -83,6 +83,13 @@ class Directive:
                     f"argument must be between {self.minimum} and {self.maximum} inclusive",
                 )
             return value
+        if self.kind == "flags":  # shutdown-on-sig*: the only multi-flag directives so far
+            from sentrykv_server.shutdown import parse_signal_flags
+
+            try:
+                return parse_signal_flags(raw)
+            except ValueError as exc:
+                raise ConfigError(self.name, str(exc)) from None
         if self.kind == "enum":
             low = raw.lower()
             if low not in self.choices:
@@ -99,6 +106,10 @@ class Directive:
     def show(self, value: Any) -> str:
         if self.kind == "bool":
             return "yes" if value else "no"
+        if self.kind == "flags":
+            from sentrykv_server.shutdown import show_signal_flags
+
+            return show_signal_flags(value)
         return str(value)
 
 
@@ -146,6 +157,9 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("auto-aof-rewrite-percentage", "int", "100", minimum=0, maximum=_INT_MAX),
         Directive("auto-aof-rewrite-min-size", "int", "64mb", minimum=0, maximum=_BIG, memory=True),
         Directive("shutdown-checkpoint", "bool", "no"),
+        Directive("shutdown-timeout", "int", "10", minimum=0, maximum=_INT_MAX),
+        Directive("shutdown-on-sigint", "flags", "default"),
+        Directive("shutdown-on-sigterm", "flags", "default"),
         Directive("tls-port", "int", "0", mutable=False, minimum=0, maximum=65535),
         Directive("tls-cert-file", "path", "", mutable=False, protected=True),
         Directive("tls-key-file", "path", "", mutable=False, protected=True),

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import (
     CommandError,
-    parse_float,
     parse_int,
     syntax_error,
     unknown_subcommand,
 )
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
+from sentrykv_server.shutdown import interruptible_sleep
 from sentrykv_server.store.digest import dataset_digest, value_digest
 
 if TYPE_CHECKING:
@@ -35,20 +36,8 @@ def lastsave_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group="server")
 def shutdown_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Stop the server: flush persistence (and checkpoint with SAVE), then exit."""
-    save: bool | None = None
-    for opt in argv[1:]:
-        low = opt.lower()
-        if low == b"nosave":
-            save = False
-        elif low == b"save":
-            save = True
-        elif low in (b"now", b"force", b"abort"):
-            if low == b"abort":
-                raise CommandError("ERR No shutdown in progress.")
-        else:
-            raise syntax_error()
-    c.server.request_shutdown(save)
+    """Stop the server: flush and fsync the log (and checkpoint with SAVE), then exit."""
+    c.server.shutdown_ctl.command(c, argv)
     return NO_REPLY
 
 
@@ -156,8 +145,10 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
             out.append(value_digest(value).hex().encode() if value is not None else b"0" * 40)
         return out
     if sub == b"sleep" and len(argv) == 3:
-        seconds = parse_float(argv[2])
-        time.sleep(max(0.0, seconds))
+        # Redis reads the number with strtod (garbage is 0) and nanosleeps; a shutdown
+        # signal ends the sleep and the server exits without replying, as Redis does.
+        if interruptible_sleep(c.server, _strtod_prefix(argv[2])):
+            return NO_REPLY
         return "OK"
     if sub == b"set-active-expire" and len(argv) == 3:
         return "OK"
@@ -172,6 +163,18 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
     raise CommandError(
         f"ERR DEBUG subcommand '{argv[1].decode('utf-8', 'replace')}' is not supported by SentryKV. Try DEBUG HELP."
     )
+
+
+_STRTOD = re.compile(rb"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf(?:inity)?)", re.I)
+
+
+def _strtod_prefix(raw: bytes) -> float:
+    """C's strtod: the longest numeric prefix, 0 when there is none."""
+    m = _STRTOD.match(raw)
+    try:
+        return float(m.group()) if m else 0.0
+    except ValueError:
+        return 0.0
 
 
 _FUNCTION_SUBS = frozenset({b"delete", b"dump", b"flush", b"help", b"kill", b"list", b"load", b"restore", b"stats"})
