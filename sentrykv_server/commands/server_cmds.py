@@ -15,7 +15,7 @@ from sentrykv_server.commands.errors import (
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
 from sentrykv_server.shutdown import interruptible_sleep
-from sentrykv_server.store.digest import dataset_digest, value_digest
+from sentrykv_server.store.redis_digest import dataset_digest_hex, value_digest_hex
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -137,12 +137,13 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
     sub = argv[1].lower()
     ks = c.server.keyspace
     if sub == b"digest" and len(argv) == 2:
-        return dataset_digest(ks).encode()
+        return dataset_digest_hex(ks).encode()  # Redis's own algorithm (store/redis_digest.py)
     if sub == b"digest-value":
         out = []
+        db = c.db
         for key in argv[2:]:
-            value = c.db.lookup(key)
-            out.append(value_digest(value).hex().encode() if value is not None else b"0" * 40)
+            value = db.lookup(key)
+            out.append(value_digest_hex(value, key in db.expires).encode() if value is not None else b"0" * 40)
         return out
     if sub == b"sleep" and len(argv) == 3:
         # Redis reads the number with strtod (garbage is 0) and nanosleeps; a shutdown
