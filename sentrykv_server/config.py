@@ -49,6 +49,17 @@ def parse_memory(text: str) -> int:
     return int(low)
 
 
+def _strict_int(text: str) -> int:
+    """string2ll: digits with an optional '-', within 64 bits (no '+', spaces or '_')."""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError(text)
+    value = int(text)
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ValueError(text)
+    return value
+
+
 @dataclass(frozen=True)
 class Directive:
     """How one directive is parsed, validated and shown."""
@@ -71,10 +82,14 @@ class Directive:
                 raise ConfigError(self.name, "argument must be 'yes' or 'no'")
             return low == "yes"
         if self.kind == "int":
+            raw = raw.split("\0", 1)[0]  # Redis parses numbers from the C string
             try:
-                value = parse_memory(raw) if self.memory else int(raw, 10)
+                value = (parse_memory(raw) if raw else 0) if self.memory else _strict_int(raw)  # memtoull("") is 0
+                if self.memory and value < 0:  # memtoull has no sign
+                    raise ValueError(raw)
             except ValueError:
-                raise ConfigError(self.name, "argument couldn't be parsed into an integer") from None
+                reason = "argument must be a memory value" if self.memory else "argument couldn't be parsed into an integer"
+                raise ConfigError(self.name, reason) from None
             if (self.minimum is not None and value < self.minimum) or (
                 self.maximum is not None and value > self.maximum
             ):
@@ -156,6 +171,14 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("checkpoint-interval-ms", "int", "0", minimum=0, maximum=_BIG),
         Directive("auto-aof-rewrite-percentage", "int", "100", minimum=0, maximum=_INT_MAX),
         Directive("auto-aof-rewrite-min-size", "int", "64mb", minimum=0, maximum=_BIG, memory=True),
+        # Encoding limits (Redis's size_t / int configs, with their ranges and kinds).
+        Directive("hash-max-listpack-entries", "int", "512", minimum=0, maximum=_BIG),
+        Directive("hash-max-listpack-value", "int", "64", minimum=0, maximum=_BIG, memory=True),
+        Directive("zset-max-listpack-entries", "int", "128", minimum=0, maximum=_BIG),
+        Directive("zset-max-listpack-value", "int", "64", minimum=0, maximum=_BIG, memory=True),
+        Directive("set-max-intset-entries", "int", "512", minimum=0, maximum=_BIG),
+        Directive("list-max-listpack-size", "int", "-2", minimum=-(1 << 31), maximum=_INT_MAX),
+        Directive("list-compress-depth", "int", "0", minimum=0, maximum=_INT_MAX),
         Directive("shutdown-checkpoint", "bool", "no"),
         Directive("shutdown-timeout", "int", "10", minimum=0, maximum=_INT_MAX),
         Directive("shutdown-on-sigint", "flags", "default"),
@@ -175,6 +198,7 @@ ALIASES = {
     "hash-max-ziplist-value": "hash-max-listpack-value",
     "zset-max-ziplist-entries": "zset-max-listpack-entries",
     "zset-max-ziplist-value": "zset-max-listpack-value",
+    "list-max-ziplist-size": "list-max-listpack-size",
     "slaveof": "replicaof",
     "slave-read-only": "replica-read-only",
     "slave-serve-stale-data": "replica-serve-stale-data",
@@ -188,8 +212,8 @@ def _generic_directive(name: str, default: str) -> Directive:
     if default in ("yes", "no"):
         return Directive(name, "bool", default)
     try:
-        int(default)
-        return Directive(name, "int", default, memory=True)
+        number = int(default)
+        return Directive(name, "int", default, memory=number >= 0)
     except ValueError:
         return Directive(name, "string", default)
 

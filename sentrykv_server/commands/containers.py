@@ -107,6 +107,7 @@ def parse_double(raw: bytes, msg: str = NOT_FLOAT) -> float:
 
 def parse_range_double(raw: bytes) -> float | None:
     """strtod as zslParseRange uses it: leading spaces ok, "" is 0, trailing junk not; None if invalid."""
+    raw = raw.split(b"\0", 1)[0]  # Redis hands strtod the C string
     text = raw.lstrip(b" \t\r\n\v\f")
     if not text:
         return 0.0 if not raw else None

@@ -45,7 +45,7 @@ def not_integer() -> CommandError:
 
 
 def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
-    text = sub.decode("utf-8", "replace")
+    text = sub.split(b"\0", 1)[0][:128].decode("utf-8", "replace")  # Redis prints a C string
     return CommandError(
         f"ERR unknown subcommand '{text}'. Try {cmd.upper()} HELP."
     )

@@ -296,7 +296,6 @@ def swapdb_cmd(c: Client, argv: list[bytes]) -> Any:
 def _expire(c: Client, argv: list[bytes], unit: int, absolute: bool, name: str) -> Any:
     db = c.db
     key = argv[1]
-    raw = parse_int(argv[2])
     nx = xx = gt = lt = False
     for opt in argv[3:]:
         low = opt.lower()
@@ -314,6 +313,7 @@ def _expire(c: Client, argv: list[bytes], unit: int, absolute: bool, name: str) 
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if gt and lt:
         raise CommandError("ERR GT and LT options at the same time are not compatible")
+    raw = parse_int(argv[2])  # after the options, as Redis's expireGenericCommand
     now = db.keyspace.now()
     limit = (1 << 63) - 1
     if raw > limit // unit or raw < -(limit // unit):

@@ -137,13 +137,13 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
     sub = argv[1].lower()
     ks = c.server.keyspace
     if sub == b"digest" and len(argv) == 2:
-        return dataset_digest_hex(ks).encode()  # Redis's own algorithm (store/redis_digest.py)
+        return dataset_digest_hex(ks)  # a status reply, Redis's own algorithm (store/redis_digest.py)
     if sub == b"digest-value":
         out = []
         db = c.db
         for key in argv[2:]:
-            value = db.lookup(key)
-            out.append(value_digest_hex(value, key in db.expires).encode() if value is not None else b"0" * 40)
+            value = db.data.get(key)  # as Redis: no lookup, a logically expired key still counts
+            out.append(value_digest_hex(value, key in db.expires) if value is not None else "0" * 40)
         return out
     if sub == b"sleep" and len(argv) == 3:
         # Redis reads the number with strtod (garbage is 0) and nanosleeps; a shutdown

@@ -29,6 +29,11 @@ _MIN, _MAX = -(1 << 63), (1 << 63) - 1
 _UNITS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True), b"pxat": (1, True)}
 
 
+def _same_unit(expiry: tuple[bytes, int, bool] | None, opt: bytes) -> bool:
+    """Redis lets an expiry option repeat (the last value wins) but not mix with another."""
+    return expiry is None or _UNITS[opt] == expiry[1:]
+
+
 @command("get", 2, "readonly fast", 1, 1, 1, group="string")
 def get_cmd(c: Client, argv: list[bytes]) -> Any:
     """Get the value of a key."""
@@ -72,7 +77,7 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
             get = True
         elif opt == b"keepttl" and expiry is None:
             keepttl = True
-        elif opt in _UNITS and expiry is None and not keepttl and i + 1 < n:
+        elif opt in _UNITS and _same_unit(expiry, opt) and not keepttl and i + 1 < n:
             unit, absolute = _UNITS[opt]
             i += 1
             expiry = (argv[i], unit, absolute)
@@ -164,7 +169,7 @@ def getex_cmd(c: Client, argv: list[bytes]) -> Any:
         opt = argv[i].lower()
         if opt == b"persist" and expiry is None and not persist:
             persist = True
-        elif opt in _UNITS and expiry is None and not persist and i + 1 < n:
+        elif opt in _UNITS and _same_unit(expiry, opt) and not persist and i + 1 < n:
             unit, absolute = _UNITS[opt]
             i += 1
             expiry = (argv[i], unit, absolute)
@@ -309,7 +314,7 @@ _DEC_FLOAT = re.compile(rb"[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
 _HUGE_EXP = 20000  # beyond this any non-zero literal over- or underflows (and 10**exp is slow)
 _HEX_FLOAT = re.compile(rb"[+-]?0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?")
 _INF_WORDS = (b"inf", b"infinity")
-_INFINITE = (1, -(1 << 20))  # marker for a literal inf: no sum with it is finite
+INFINITE = (1, -(1 << 20))  # marker for a literal inf: no sum with it is finite
 _E17 = 10**17
 
 
@@ -343,14 +348,14 @@ def parse_long_double(raw: bytes) -> LongDouble | None:
 
     Rejected: leading blanks, trailing garbage, NaN, and literals that overflow or underflow
     to zero (ERANGE).  A literal inf/infinity is valid for strtold and comes back as the
-    _INFINITE marker.
+    INFINITE marker.
     """
     if not raw or len(raw) >= 5 * 1024 or raw[:1].isspace():
         return None
     negative = raw[:1] == b"-"
     word = raw[1:] if raw[:1] in b"+-" else raw
     if word.lower() in _INF_WORDS:
-        return _INFINITE
+        return INFINITE
     match = _DEC_FLOAT.fullmatch(raw)
     base = 10
     if match is None:
@@ -416,7 +421,7 @@ def add_float(current: bytes | None, increment: bytes, not_float: str, current_f
         if value is None:
             raise CommandError(message)
         values.append(value)
-    if _INFINITE in values:
+    if INFINITE in values:
         raise CommandError("ERR increment would produce NaN or Infinity")
     shift = max(v[1] for v in values)
     total = sum(n << (shift - s) for n, s in values)

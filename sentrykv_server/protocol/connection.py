@@ -537,6 +537,12 @@ class Client(asyncio.Protocol):
             )
             return
         if self.multi is not None and cmd.name not in _MULTI_IMMEDIATE:
+            from sentrykv_server.commands.introspection import subcommand_error
+
+            error = subcommand_error(cmd, argv)
+            if error is not None:
+                self.reject(argv, error)
+                return
             self.multi.append((cmd, argv))
             if self.reply_mode == "on":
                 self.out += QUEUED_BYTES
