@@ -54,6 +54,8 @@ def _protocol_error_text(exc: Exception) -> str:
     """Redis's wording for what hiredis reports."""
     text = str(exc)
     low = text.lower()  # hiredis says "Bulk string length out of range"
+    if "nesting depth" in low:  # nested aggregates: Redis stops at the first one
+        return "Protocol error: expected '$', got '*'"
     if "multi-bulk" in low:
         return "Protocol error: invalid multibulk length"
     if "bulk" in low:
@@ -627,11 +629,9 @@ class Client(asyncio.Protocol):
 
     @staticmethod
     def _unknown_command(argv: list[bytes]) -> str:
-        def show(b: bytes) -> str:
-            return b[:128].decode("utf-8", "replace")
+        from sentrykv_server.commands.errors import unknown_command
 
-        rest = "".join(f"'{show(a)}' " for a in argv[1:])
-        return f"ERR unknown command '{show(argv[0])}', with args beginning with: {rest}"
+        return unknown_command(argv)
 
     # -- output --------------------------------------------------------------------------
     def push(self, data: bytes) -> None:

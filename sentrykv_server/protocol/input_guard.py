@@ -33,7 +33,12 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from sentrykv_server.protocol.framing import MAX_HEADER_LINE, MAX_MULTIBULK, check_partial
+from sentrykv_server.protocol.framing import (
+    MAX_HEADER_LINE,
+    MAX_MULTIBULK,
+    check_partial,
+    strict_int,
+)
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -199,18 +204,6 @@ def _line(data: bytes, p: int) -> tuple[bytes, int] | None:
     return data[p + 1:cr], cr + 2
 
 
-def _strict_int(raw: bytes) -> int | None:
-    """Redis's string2ll: optional '-', no '+', no leading zeros, no spaces, 64-bit."""
-    if not raw or len(raw) > 20 or not raw.lstrip(b"-").isdigit() or raw.count(b"-") > 1:
-        return None
-    if raw[0] == 45 and (len(raw) == 1 or raw[1] == 48):
-        return None
-    if raw[0] == 48 and len(raw) > 1:
-        return None
-    value = int(raw)
-    return value if -(1 << 63) <= value < (1 << 63) else None
-
-
 def _multibulk_header(c: Client, data: bytes, p: int) -> tuple[int, int] | None:
     """(count, end of header) for a request header at ``p``; count -1 after an error reply."""
     found = _line(data, p)
@@ -220,7 +213,7 @@ def _multibulk_header(c: Client, data: bytes, p: int) -> tuple[int, int] | None:
             return -1, 0
         return None
     raw, end = found
-    count = _strict_int(raw)
+    count = strict_int(raw)
     if count is None or count > MAX_MULTIBULK:
         c.protocol_error("Protocol error: invalid multibulk length")
         return -1, 0
@@ -238,7 +231,7 @@ def _bulk_header(c: Client, data: bytes, p: int) -> bool | None:
             c.protocol_error("Protocol error: too big bulk count string")
             return False
         return None
-    size = _strict_int(found[0])
+    size = strict_int(found[0])
     if size is None or size < 0 or size > c.server.config.proto_max_bulk_len:
         c.protocol_error("Protocol error: invalid bulk length")
         return False
