@@ -109,6 +109,9 @@ class Client(asyncio.Protocol):
         self.resp_partial = False
         # self.partial starts at a request boundary (framing.check_partial may walk it).
         self.partial_aligned = False
+        # self.partial[0] starts at a request boundary, complete requests may come first
+        # (lets an inline command after them be found, see _switch_to_inline).
+        self.partial_from_boundary = False
         self.partial_size = 0
         self.next_scan = 0
         self.inline_buf = b""
@@ -251,7 +254,7 @@ class Client(asyncio.Protocol):
             try:
                 request = gets()
             except hiredis.ProtocolError as exc:
-                if self._switch_to_inline():
+                if self._switch_to_inline(data):
                     reader = self.reader
                     gets = reader.gets
                     has_data = reader.has_data
@@ -340,7 +343,7 @@ class Client(asyncio.Protocol):
         # could leave now: writing them from here measured 10-25% slower under load.
         server.schedule_flush(self)
 
-    def _switch_to_inline(self) -> bool:
+    def _switch_to_inline(self, data: bytes | None = None) -> bool:
         """RESP requests followed by an inline command in one packet (redis-benchmark -a does it).
 
         hiredis stops at the inline line's first byte; walk the chunk's complete
@@ -348,6 +351,9 @@ class Client(asyncio.Protocol):
         with a fresh reader.  False when it was a real protocol error.
         """
         chunk = self.fed_at_boundary
+        if chunk is None and data is not None and self.partial and self.partial_from_boundary:
+            # The chunk began inside a request whose first chunk began at a boundary.
+            chunk = b"".join(self.partial) + data
         if chunk is None:
             return False
         offset = find_inline_start(chunk)
@@ -406,9 +412,10 @@ class Client(asyncio.Protocol):
             self.partial_size = len(data)
             self.next_scan = 0
             self.partial_aligned = False
+            self.partial_from_boundary = self.fed_at_boundary is data
             return
         if not self.partial:
-            self.partial_aligned = True
+            self.partial_aligned = self.partial_from_boundary = True
         self.partial.append(data)
         self.partial_size += len(data)
         config = self.server.config

@@ -113,6 +113,15 @@ def test_multibulk_then_inline_in_one_packet(server: ServerProcess, reference: R
     assert exchange_all(server.port, data) == exchange_all(reference.port, data)
 
 
+def test_inline_after_a_request_split_across_reads(server: ServerProcess) -> None:
+    """The read that ends a RESP request goes on with an inline command (found by the fuzzer)."""
+    data = encode_command("SET", "split-inline", "v") + b"GET split-inline\r\n" + encode_command("PING")
+    with RawConn(server.port) as conn:
+        for cut in range(1, len(data) - 20):
+            conn.send_slowly(data, [cut], pause=0.01)
+            assert conn.read_replies(3) == [b"OK", b"v", b"PONG"], f"split at {cut}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Protocol errors: error reply, connection closed, everyone else keeps being served
 
