@@ -110,10 +110,16 @@ def decode_ops(payload: bytes) -> list[Op]:
     """
     reader = _reader()
     try:
+        # FRAME_END after the payload (as in recovery): a payload that stops at an element
+        # boundary inside an op leaves hiredis with nothing unread, so has_data() alone
+        # cannot tell; the end marker then turns up inside the op, or never.
         reader.feed(payload)
+        reader.feed(FRAME_END)
         ops: list[Op] = []
         item = reader.gets()
         while item is not False:
+            if type(item) is int and item == FRAME_END_VALUE:
+                break
             if type(item) is not list or len(item) < 2:
                 raise RecordError(f"op {len(ops)} is not an array [db, command, ...]: {item!r:.80}")
             db = _DB_VALUE.get(item[0])
@@ -125,7 +131,7 @@ def decode_ops(payload: bytes) -> list[Op]:
                     raise RecordError(f"op {len(ops)} has a non-bulk argument {arg!r:.40}")
             ops.append((db, item))
             item = reader.gets()
-        if reader.has_data():
+        if item is False or reader.has_data():
             raise RecordError("payload ends inside an op")
         return ops
     except hiredis.ProtocolError as exc:

@@ -151,3 +151,25 @@ def test_random_repeat_count_is_capped(pair: tuple[redis.Redis, redis.Redis], cm
     # Redis's own bound for the WITH* forms is unchanged.
     if len(cmd) > 3:
         both(pair, *with_count(-(1 << 62) - 1))
+
+
+# -- RANDOMKEY in a keyspace of expired keys ------------------------------------------------------
+
+
+def test_randomkey_among_expired_keys_is_bounded(pair: tuple[redis.Redis, redis.Redis]) -> None:
+    """Redis re-picks until a live key; a dict has no O(1) pick, so SentryKV walks once at most."""
+    mine, theirs = pair
+    for c in (mine, theirs):
+        for start in range(0, 20000, 1000):
+            pipe = c.pipeline(transaction=False)
+            for i in range(start, start + 1000):
+                pipe.execute_command("SET", f"gone{i}", "x", "PXAT", "1")  # expired, not yet reclaimed
+            pipe.execute()
+    both(pair, "SET", "alive", "1")
+    start = time.monotonic()
+    for _ in range(20):
+        assert call(mine, "RANDOMKEY") == b"alive"
+    assert time.monotonic() - start < 10, "hang check"
+    assert call(theirs, "RANDOMKEY") == b"alive"
+    both(pair, "DEL", "alive")
+    call(mine, "SELECT", 0)
