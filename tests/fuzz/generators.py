@@ -53,7 +53,7 @@ TTLS = [b"100000", b"200000", b"0", b"-1", b"x", b"9223372036854775807", b"10000
 ABS_TIMES = [b"1", b"4102444800", b"-5", b"x"]  # long past / the year 2100 / invalid
 # SET/GETEX ... PXAT in the past leaves a key that only lazy or active expiry removes (and
 # DEBUG DIGEST still counts it): timing the two servers do not share, so SET avoids it.
-SET_TIMES = [b"4102444800", b"4102444800000", b"-5", b"x"]
+SET_TIMES = [(b"EXAT", b"4102444800"), (b"PXAT", b"4102444800000"), (b"PXAT", b"-5"), (b"EXAT", b"x")]
 JUNK = [b"", b"x", b"-1", b"0", b"9223372036854775808", b"inf", b"nan", b"LIMIT", b"COUNT", b"WITHSCORES",
         b"\x00", b"*", b"[a", b"(1", b"REV", b"NX", b"XX", b"GT", b"KEEPTTL", LONG]
 
@@ -97,7 +97,7 @@ def _set_opts(r: random.Random) -> list[bytes]:
         if choice == 0:
             opts += [pick(r, [b"EX", b"PX"]), pick(r, TTLS)]
         elif choice == 1:
-            opts += [pick(r, [b"EXAT", b"PXAT"]), pick(r, SET_TIMES)]
+            opts += list(r.choice(SET_TIMES))
         else:
             opts.append(pick(r, [b"NX", b"XX", b"GET", b"KEEPTTL"]))
     return opts
