@@ -120,16 +120,7 @@ def decode_ops(payload: bytes) -> list[Op]:
         while item is not False:
             if type(item) is int and item == FRAME_END_VALUE:
                 break
-            if type(item) is not list or len(item) < 2:
-                raise RecordError(f"op {len(ops)} is not an array [db, command, ...]: {item!r:.80}")
-            db = _DB_VALUE.get(item[0])
-            if db is None:
-                db = _parse_db(item[0], len(ops))
-            del item[0]
-            for arg in item:
-                if type(arg) is not bytes:
-                    raise RecordError(f"op {len(ops)} has a non-bulk argument {arg!r:.40}")
-            ops.append((db, item))
+            ops.append(op_from_item(item, len(ops)))
             item = reader.gets()
         if item is False or reader.has_data():
             raise RecordError("payload ends inside an op")
@@ -189,9 +180,10 @@ def op_from_item(item: object, index: int) -> Op:
     """
     if type(item) is not list or len(item) < 2:
         raise RecordError(f"op {index} is not an array [db, command, ...]: {item!r:.80}")
-    db = _DB_VALUE.get(item[0])
+    field = item[0]
+    db = _DB_VALUE.get(field) if type(field) is bytes else None  # a nested list is unhashable
     if db is None:
-        db = _parse_db(item[0], index)
+        db = _parse_db(field, index)
     del item[0]
     for arg in item:
         if type(arg) is not bytes:

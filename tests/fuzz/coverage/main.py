@@ -10,6 +10,7 @@ directory; reproduce it with ``python -m tests.fuzz.coverage.main TARGET crash-<
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -31,6 +32,11 @@ def main() -> None:
     from tests.fuzz.coverage import targets
 
     target = targets.TARGETS[sys.argv[1]]
+    corpus = [a for a in sys.argv[2:] if not a.startswith("-")]
+    if corpus and os.path.isdir(corpus[0]) and not os.listdir(corpus[0]):
+        for i, seed in enumerate(targets.seeds(sys.argv[1])):
+            with open(os.path.join(corpus[0], f"seed-{i}"), "wb") as f:
+                f.write(seed)
     atheris.Setup([sys.argv[0], *sys.argv[2:]], target)
     atheris.Fuzz()
 

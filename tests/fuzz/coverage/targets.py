@@ -189,6 +189,21 @@ def snapshot_blocks(data: bytes) -> None:
         pass
 
 
+def seeds(name: str) -> list[bytes]:
+    """Valid inputs to start a corpus from (random bytes rarely get past the first check)."""
+    ops = records.encode_ops([(0, [b"SET", b"k", b"v"]), (3, [b"DEL", b"x"]), (0, [b"PEXPIREAT", b"k", b"99"])])
+    if name == "framing":
+        return [b"*1\r\n$4\r\nPING\r\n", b"SET a b\r\nGET a\r\n", b"*2\r\n$4\r\nECHO\r\n$3\r\nhey\r\n",
+                b"*3\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n", b'ECHO "a\\x00b" \'c\'\r\n*12\r\n']
+    if name == "wal_records":
+        return [ops, b"*2\r\n$1\r\n0\r\n$4\r\nPING\r\n"]
+    if name == "wal_segment":
+        return [b"\x00" + wal_format.encode_frame(1, ops) + wal_format.encode_frame(2, ops)]
+    if name == "snapshot_blocks":
+        return [bytes([0, 0, 1, 4]) + b"\x00" * 16, bytes([1, 0, 2, 8]) + bytes(range(32))]
+    return [b"SKVSNAP\x01" + b"\x00" * 60]
+
+
 TARGETS = {
     "framing": framing,
     "wal_records": wal_records,
