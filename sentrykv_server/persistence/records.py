@@ -125,7 +125,7 @@ def decode_ops(payload: bytes) -> list[Op]:
         if item is False or reader.has_data():
             raise RecordError("payload ends inside an op")
         return ops
-    except hiredis.ProtocolError as exc:
+    except (hiredis.ProtocolError, TypeError) as exc:  # TypeError: a map keyed by an array
         _reset_reader()
         raise RecordError(f"payload is not RESP: {exc}") from None
     except RecordError:

@@ -261,6 +261,11 @@ class Client(asyncio.Protocol):
                     continue
                 self.protocol_error(_protocol_error_text(exc))
                 break
+            except TypeError:
+                # hiredis builds a RESP3 map (%) as a dict: an array as its key raises
+                # TypeError (unhashable) from gets(). A map is never a request element.
+                self.protocol_error("Protocol error: expected '$', got '%'")
+                break
             if request is False:
                 self.resp_partial = pending
                 break

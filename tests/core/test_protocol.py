@@ -147,6 +147,9 @@ PROTOCOL_ERRORS = [
     ("nested-array-incomplete", b"*2\r\n*1\r\n$1\r\na\r\n", "expected '$', got '*'"),
     ("resp3-double-element", b"*2\r\n$4\r\nECHO\r\n,1.5\r\n", "expected '$', got ','"),
     ("resp3-map-element", b"*2\r\n$4\r\nECHO\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n", "expected '$', got '%'"),
+    # hiredis builds a map as a dict: an array as its key raised TypeError out of
+    # data_received (no reply, a traceback in the log) - found by atheris
+    ("resp3-map-array-key", b"*2\r\n$4\r\nECHO\r\n%1\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n", "expected '$', got '%'"),
 ]
 
 # Cases where SentryKV does not (yet) behave like Redis; strict so a fix shows up as XPASS.

@@ -57,6 +57,7 @@ def run(requests: int, seed: int, protocol_share: float, slice_requests: int = 2
     peak_rss = 0
     replay_ok = None
     alive = True
+    tracebacks = 0
     try:
         diff = DiffFuzzer(skv.port, ref.port, seed)
         proto = ProtoFuzzer(skv.port, seed + 1, ref_port=ref.port)
@@ -91,11 +92,14 @@ def run(requests: int, seed: int, protocol_share: float, slice_requests: int = 2
     finally:
         watchdog.stop()
         skv.stop()
+        # An exception that escaped to the event loop (a connection dropped without a reply)
+        # is logged with its traceback: it counts as a crash.
+        tracebacks = skv.log_text().count("Traceback (most recent call last)")
         skv.cleanup()
         ref.stop()
         ref.cleanup()
     elapsed = time.monotonic() - started
-    crashes = (0 if alive else 1) + diff_stats.crashes
+    crashes = (0 if alive else 1) + diff_stats.crashes + tracebacks
     hangs = diff_stats.hangs + watchdog.late + proto_stats.unclosed
     return {
         "requests": diff_stats.requests + proto_stats.requests,
@@ -104,6 +108,8 @@ def run(requests: int, seed: int, protocol_share: float, slice_requests: int = 2
         "protocol_cases": proto_stats.cases,
         "seconds": round(elapsed, 1),
         "crashes": crashes,
+        "crash_detail": {"process_died": int(not alive), "lost_connections": diff_stats.crashes,
+                         "tracebacks_in_log": tracebacks},
         "hangs": hangs,
         "hang_detail": {"slow_batches": diff_stats.hangs, "late_pings": watchdog.late,
                         "unclosed_connections": proto_stats.unclosed},
