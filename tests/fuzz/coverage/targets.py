@@ -167,6 +167,15 @@ def snapshot_raw(data: bytes) -> None:
 
 def snapshot_blocks(data: bytes) -> None:
     """A well-framed snapshot whose block bodies and counts come from ``data``."""
+    try:
+        snapshot.parse(framed_snapshot(data), "fuzz.snap", max_databases=16)
+    except snapshot.SnapshotError:
+        pass
+
+
+def framed_snapshot(data: bytes) -> bytes:
+    """Header, up to 8 entry blocks cut from ``data`` (flags, db, count, size, body), and a
+    trailer, every CRC and count valid."""
     body = bytearray(snapshot.HEADER.pack(snapshot.MAGIC, snapshot.FORMAT_VERSION, 0, 7, 1, 0, 16, 0)[:44])
     body += struct.pack("<I", crc32c(bytes(body)))
     entries = blocks = 0
@@ -183,10 +192,7 @@ def snapshot_blocks(data: bytes) -> None:
     trailer = snapshot.TRAILER.pack(entries, blocks, covered, crc32c(bytes(body)), snapshot.END_MAGIC)
     rest = snapshot.BLOCK.pack(0, snapshot.KIND_TRAILER, 0, 0, 0, len(trailer))[4:]
     body += struct.pack("<I", crc32c(trailer, crc32c(rest))) + rest + trailer
-    try:
-        snapshot.parse(bytes(body), "fuzz.snap", max_databases=16)
-    except snapshot.SnapshotError:
-        pass
+    return bytes(body)
 
 
 def seeds(name: str) -> list[bytes]:
@@ -199,9 +205,32 @@ def seeds(name: str) -> list[bytes]:
         return [ops, b"*2\r\n$1\r\n0\r\n$4\r\nPING\r\n"]
     if name == "wal_segment":
         return [b"\x00" + wal_format.encode_frame(1, ops) + wal_format.encode_frame(2, ops)]
+    blocks = [bytes([0, 0, 1, 4]) + b"\x00" * 16, bytes([1, 0, 2, 8]) + bytes(range(32))]
     if name == "snapshot_blocks":
-        return [bytes([0, 0, 1, 4]) + b"\x00" * 16, bytes([1, 0, 2, 8]) + bytes(range(32))]
-    return [b"SKVSNAP\x01" + b"\x00" * 60]
+        return blocks
+    return [framed_snapshot(b) for b in blocks] + [_real_snapshot()]
+
+
+def _real_snapshot() -> bytes:
+    """A snapshot the real writer made of one key of every type."""
+    from sentrykv_server.store.hashes import Hash
+    from sentrykv_server.store.lists import QuickList
+    from sentrykv_server.store.sets import RedisSet
+    from sentrykv_server.store.zset import ZSet
+
+    zset = ZSet()
+    zset.scores[b"m"] = 1.5
+    zset.order.add((1.5, b"m"))
+    values = [b"v", Hash({b"f": b"1"}), QuickList([b"a", b"b"]), RedisSet({b"1", b"2"}), zset]
+    keys = [b"s", b"h", b"l", b"t", b"z"]
+    flags, parts = snapshot.encode_entries(keys, values, [0], [4102444800000], snapshot.encoders())
+    with tempfile.TemporaryDirectory(prefix="skv-fuzz-snap-") as directory:
+        writer = snapshot.SnapshotWriter(directory, 1, 7, 16)
+        writer.open()
+        writer.write_blocks([(0, len(keys), flags, parts)])
+        writer.finish()
+        with open(writer.path, "rb") as f:
+            return f.read()
 
 
 TARGETS = {
