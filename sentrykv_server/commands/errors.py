@@ -33,6 +33,11 @@ def _c_string(raw: bytes, limit: int) -> bytes:
     return raw.split(b"\0", 1)[0][:limit]
 
 
+def c_text(raw: bytes) -> str:
+    """An argument as Redis's "%s" prints it in an error: up to the first NUL, bytes kept."""
+    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
 def unknown_command(argv: list[bytes]) -> str:
     """Redis's wording, byte for byte: the name and the arguments (128 bytes of them in all)
     as C strings; non-UTF-8 bytes survive (surrogateescape) to the reply."""

@@ -11,6 +11,7 @@ from sentrykv_server.commands.errors import (
     DB_INDEX,
     NO_SUCH_KEY,
     CommandError,
+    c_text,
     parse_int,
     syntax_error,
     unknown_subcommand,
@@ -321,7 +322,7 @@ def _expire(c: Client, argv: list[bytes], unit: int, absolute: bool, name: str) 
         elif low == b"lt":
             lt = True
         else:
-            raise CommandError(f"ERR Unsupported option {opt.decode('utf-8', 'replace')}")
+            raise CommandError(f"ERR Unsupported option {c_text(opt)}")
     if nx and (xx or gt or lt):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if gt and lt:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import (
     CommandError,
+    c_text,
     parse_int,
     syntax_error,
     unknown_subcommand,
@@ -73,7 +74,7 @@ def slowlog_cmd(c: Client, argv: list[bytes]) -> Any:
         ]
     if sub == b"get":  # Redis 7.0 words this one the old way
         raise CommandError(
-            f"ERR unknown subcommand or wrong number of arguments for '{argv[1].decode('utf-8', 'replace')}'. "
+            f"ERR unknown subcommand or wrong number of arguments for '{c_text(argv[1])}'. "
             "Try SLOWLOG HELP."
         )
     if sub in (b"len", b"reset", b"help"):
