@@ -81,12 +81,9 @@ def feed(c: Client, data: bytes) -> None:
             log.warning("closing client %s that reached max query buffer length", c.addr)
             c.close()
             return
-        if c.blocked is not None or c.input_pending:
-            return
-        data = _take_held(c)
-        if c.big_count and len(data) < MIN_ELEMENT * c.big_count:
-            _hold_big(c, data)
-            return
+        if c.blocked is None and not c.input_pending:
+            _run_held(c)
+        return
     _run(c, data)
     c.server.schedule_flush(c)
 
@@ -94,12 +91,17 @@ def feed(c: Client, data: bytes) -> None:
 def resume(c: Client) -> None:
     """Continue with held input once the client can run requests again."""
     if c.held_in and c.blocked is None and not c.input_pending and not c.closing:
-        data = _take_held(c)
-        if c.big_count and len(data) < MIN_ELEMENT * c.big_count:
-            _hold_big(c, data)
-            return
-        _run(c, data)
-        c.server.schedule_flush(c)
+        _run_held(c)
+
+
+def _run_held(c: Client) -> None:
+    """Everything held so far, unless it is a big request still short of its data."""
+    data = _take_held(c)
+    if c.big_count and len(data) < MIN_ELEMENT * c.big_count:
+        _hold_big(c, data)
+        return
+    _run(c, data)
+    c.server.schedule_flush(c)
 
 
 def _take_held(c: Client) -> bytes:
