@@ -53,9 +53,9 @@ fuzz: $(VENV)/.installed-test redis-tools
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := framing wal_records wal_segment snapshot_raw snapshot_blocks
 fuzz-coverage: $(VENV)/.installed-test
-	@for t in $(FUZZ_TARGETS); do mkdir -p .fuzz-corpus/$$t; \
-		echo "== $$t"; $(BIN)/python -m tests.fuzz.coverage.main $$t -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus/$$t \
-		2>&1 | tail -3 || exit 1; done
+	@for t in $(FUZZ_TARGETS); do mkdir -p .fuzz-corpus/$$t; echo "== $$t"; \
+		$(BIN)/python -m tests.fuzz.coverage.main $$t -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus/$$t \
+		> .fuzz-corpus/$$t.log 2>&1; rc=$$?; tail -3 .fuzz-corpus/$$t.log; [ $$rc = 0 ] || exit $$rc; done
 
 ## bench: quick side-by-side run against redis-server (under 2 minutes)
 bench: $(VENV)/.installed-test redis-tools
