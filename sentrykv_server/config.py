@@ -74,6 +74,7 @@ class Directive:
     maximum: int | None = None
     memory: bool = False
     sensitive: bool = False
+    clamp: tuple[int, int] | None = None  # accepted range wider than the one applied
 
     def convert(self, raw: str) -> Any:
         if self.kind == "bool":
@@ -97,6 +98,8 @@ class Directive:
                     self.name,
                     f"argument must be between {self.minimum} and {self.maximum} inclusive",
                 )
+            if self.clamp is not None:
+                value = min(max(value, self.clamp[0]), self.clamp[1])
             return value
         if self.kind == "flags":  # shutdown-on-sig*: the only multi-flag directives so far
             from sentrykv_server.shutdown import parse_signal_flags
@@ -152,7 +155,8 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("appenddirname", "string", "appendonlydir", mutable=False),
         Directive("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
         Directive("enable-debug-command", "enum", "yes", mutable=False, choices=("no", "yes", "local")),
-        Directive("hz", "int", "10", minimum=1, maximum=500),
+        # Redis accepts 0..INT_MAX and runs (and reports) it clamped to 1..500.
+        Directive("hz", "int", "10", minimum=0, maximum=_INT_MAX, clamp=(1, 500)),
         Directive("slowlog-log-slower-than", "int", "10000", minimum=-1, maximum=_BIG),
         Directive("slowlog-max-len", "int", "128", minimum=0, maximum=_BIG),
         Directive("latency-monitor-threshold", "int", "0", minimum=0, maximum=_BIG),

@@ -57,7 +57,10 @@ def parse_output_limits(text: str) -> dict[str, OutputLimit]:
         if cls not in ("normal", "slave", "pubsub"):
             raise ConfigError("client-output-buffer-limit", "Invalid client class specified in buffer limit configuration.")
         try:
-            limits[cls] = OutputLimit(parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3]))
+            hard, soft, seconds = parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3])
+            if hard < 0 or soft < 0 or seconds < 0:
+                raise ValueError(words[i:i + 4])
+            limits[cls] = OutputLimit(hard, soft, seconds)
         except ValueError:
             raise ConfigError("client-output-buffer-limit", "Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
     return limits

@@ -226,3 +226,17 @@ def test_audit_case_matches_redis(pair: tuple[redis.Redis, redis.Redis], setup: 
         return
     both(pair, *cmd)
     assert time.monotonic() - start < 5, "hang check"
+
+
+@pytest.mark.parametrize(("name", "value"), [("hz", "0"), ("hz", "1000"), ("hz", "-1"), ("hz", "500"),
+                                             ("client-output-buffer-limit", "normal -1 0 0"),
+                                             ("client-output-buffer-limit", "normal 0 -5 0"),
+                                             ("client-output-buffer-limit", "pubsub 1mb 1mb -1")])
+def test_config_values_bounded_as_redis(pair: tuple[redis.Redis, redis.Redis], name: str, value: str) -> None:
+    """hz is clamped to 1..500 (not refused); negative output limits are refused."""
+    both(pair, "CONFIG", "SET", name, value)
+    both(pair, "CONFIG", "GET", name)
+    for c in pair:
+        call(c, "CONFIG", "SET", "hz", "10")
+        call(c, "CONFIG", "SET", "client-output-buffer-limit",
+             "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
