@@ -22,6 +22,8 @@ import asyncio
 import os
 import struct
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from crc32c import crc32c
@@ -78,7 +80,6 @@ _SERVER: Any = None
 def _server() -> Any:
     global _SERVER
     if _SERVER is None:
-        from sentrykv_server.commands.registry import COMMANDS, LOOKUP
         from sentrykv_server.config import Config
         from sentrykv_server.server import Server
 
@@ -86,12 +87,29 @@ def _server() -> Any:
         config.load([("appendonly", "no")])
         _SERVER = Server(config)
         _SERVER.loop = asyncio.new_event_loop()
-        for name in _UNSAFE:
-            cmd = COMMANDS.pop(name, None)
-            if cmd is not None:
-                LOOKUP.pop(name.encode(), None)
-                LOOKUP.pop(name.upper().encode(), None)
     return _SERVER
+
+
+@contextmanager
+def _without_unsafe_commands() -> Iterator[None]:
+    """The command table minus _UNSAFE while one input runs, restored after it (the table is
+    global: the test suite runs this target in the same process as other tests)."""
+    from sentrykv_server.commands.registry import COMMANDS, LOOKUP
+
+    removed = {}
+    for name in _UNSAFE:
+        cmd = COMMANDS.pop(name, None)
+        if cmd is not None:
+            removed[name] = cmd
+            LOOKUP.pop(name.encode(), None)
+            LOOKUP.pop(name.upper().encode(), None)
+    try:
+        yield
+    finally:
+        for name, cmd in removed.items():
+            COMMANDS[name] = cmd
+            LOOKUP[name.encode()] = cmd
+            LOOKUP[name.upper().encode()] = cmd
 
 
 def _check_replies(out: bytes) -> None:
@@ -117,6 +135,11 @@ def framing(data: bytes) -> None:
     client = Client(server)
     transport = _Transport()
     client.connection_made(transport)  # type: ignore[arg-type]
+    with _without_unsafe_commands():
+        _feed_client(server, client, data)
+
+
+def _feed_client(server: Any, client: Any, data: bytes) -> None:
     try:
         cut = data[0] % (len(data) + 1) if data else 0
         for chunk in (data[:cut], data[cut:]):
@@ -126,8 +149,9 @@ def framing(data: bytes) -> None:
         _check_replies(out)
     finally:
         client.connection_lost(None)
-        server.keyspace.dbs[0].data.clear()
-        server.keyspace.dbs[0].expires.clear()
+        for db in server.keyspace.dbs:  # MOVE/COPY may have written to other databases
+            db.data.clear()
+            db.expires.clear()
         loop = server.loop
         loop.call_soon(loop.stop)
         loop.run_forever()  # the flush callbacks the input scheduled
