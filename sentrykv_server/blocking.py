@@ -149,7 +149,8 @@ class BlockingRegistry:
         self.blocked.discard(client)
         if state is None:
             return
-        for key in state.keys:
+        # SAVE, WAITAOF and SHUTDOWN block a client without keys (their states have none).
+        for key in getattr(state, "keys", ()):
             entry = (state.db.id, key)
             waiters = self.waiting.get(entry)
             if waiters is not None:

@@ -240,3 +240,29 @@ def test_config_values_bounded_as_redis(pair: tuple[redis.Redis, redis.Redis], n
         call(c, "CONFIG", "SET", "hz", "10")
         call(c, "CONFIG", "SET", "client-output-buffer-limit",
              "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+
+
+# -- a client that goes away while blocked without keys --------------------------------------------
+
+
+@pytest.mark.parametrize("command", [b"SAVE\r\n", b"WAITAOF 1 0 0\r\n"])
+def test_disconnect_while_blocked_without_keys(command: bytes) -> None:
+    """SAVE / WAITAOF block the client on a state without keys: its disconnect raised
+    AttributeError in connection_lost (a traceback, and the rest of the cleanup skipped)."""
+    import socket
+
+    srv = ServerProcess(args=["--appendonly", "yes", "--appendfsync", "always"],
+                        env={"SENTRYKV_CHECKPOINT_SLOW_MS": "300", "SENTRYKV_FAULT_FILE": "/nonexistent"}).start()
+    try:
+        client = srv.client()
+        client.set("k", "v")
+        sock = socket.create_connection(("127.0.0.1", srv.port))
+        sock.sendall(b"WATCH k\r\n" + command)
+        time.sleep(0.05)
+        sock.close()
+        time.sleep(0.5)
+        assert client.ping() and client.get("k") == b"v"
+        assert "Traceback" not in srv.log_text(), srv.log_text()[-2000:]
+    finally:
+        srv.stop()
+        srv.cleanup()
