@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 6379
 DATA   ?= ./data
 
-.PHONY: run test test-fast lint bench bench-full redis-tools clean
+.PHONY: run test test-fast lint bench bench-full redis-tools clean fuzz fuzz-coverage
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,20 @@ test-fast: $(VENV)/.installed-test redis-tools
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+## fuzz: differential + protocol fuzzing against real processes (docs/fuzzing.md)
+FUZZ_REQUESTS ?= 1000000
+FUZZ_SEED ?= 1
+fuzz: $(VENV)/.installed-test redis-tools
+	$(BIN)/python -m tests.fuzz.run --requests $(FUZZ_REQUESTS) --seed $(FUZZ_SEED) --json fuzz-report.json
+
+## fuzz-coverage: atheris on every parser target for FUZZ_SECONDS each (corpora in .fuzz-corpus/)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := framing wal_records wal_segment snapshot_raw snapshot_blocks
+fuzz-coverage: $(VENV)/.installed-test
+	@for t in $(FUZZ_TARGETS); do mkdir -p .fuzz-corpus/$$t; echo "== $$t"; \
+		$(BIN)/python -m tests.fuzz.coverage.main $$t -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus/$$t \
+		> .fuzz-corpus/$$t.log 2>&1; rc=$$?; tail -3 .fuzz-corpus/$$t.log; [ $$rc = 0 ] || exit $$rc; done
 
 ## bench: quick side-by-side run against redis-server (under 2 minutes)
 bench: $(VENV)/.installed-test redis-tools

@@ -189,7 +189,8 @@ class BlockingRegistry:
         self.blocked.discard(client)
         if state is None:
             return
-        if state.guards:
+        # SAVE, WAITAOF and SHUTDOWN block a client without keys (their states have none).
+        if getattr(state, "guards", None):
             watchers = state.db.keyspace.watchers
             for guard in state.guards:
                 entry = (state.db.id, guard.key)
@@ -198,7 +199,7 @@ class BlockingRegistry:
                     guards.discard(guard)
                     if not guards:
                         del watchers[entry]
-        for key in state.keys:
+        for key in getattr(state, "keys", ()):
             entry = (state.db.id, key)
             waiters = self.waiting.get(entry)
             if waiters is not None:

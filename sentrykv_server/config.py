@@ -49,12 +49,23 @@ def parse_memory(text: str) -> int:
     return int(low)
 
 
+def _strict_int(text: str) -> int:
+    """string2ll: digits with an optional '-', within 64 bits (no '+', spaces or '_')."""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError(text)
+    value = int(text)
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ValueError(text)
+    return value
+
+
 @dataclass(frozen=True)
 class Directive:
     """How one directive is parsed, validated and shown."""
 
     name: str
-    kind: str  # int | bool | enum | string | path
+    kind: str  # int | bool | enum | flags | string | path
     default: str
     mutable: bool = True
     protected: bool = False
@@ -63,6 +74,7 @@ class Directive:
     maximum: int | None = None
     memory: bool = False
     sensitive: bool = False
+    clamp: tuple[int, int] | None = None  # accepted range wider than the one applied
 
     def convert(self, raw: str) -> Any:
         if self.kind == "bool":
@@ -71,10 +83,14 @@ class Directive:
                 raise ConfigError(self.name, "argument must be 'yes' or 'no'")
             return low == "yes"
         if self.kind == "int":
+            raw = raw.split("\0", 1)[0]  # Redis parses numbers from the C string
             try:
-                value = parse_memory(raw) if self.memory else int(raw, 10)
+                value = (parse_memory(raw) if raw else 0) if self.memory else _strict_int(raw)  # memtoull("") is 0
+                if self.memory and value < 0:  # memtoull has no sign
+                    raise ValueError(raw)
             except ValueError:
-                raise ConfigError(self.name, "argument couldn't be parsed into an integer") from None
+                reason = "argument must be a memory value" if self.memory else "argument couldn't be parsed into an integer"
+                raise ConfigError(self.name, reason) from None
             if (self.minimum is not None and value < self.minimum) or (
                 self.maximum is not None and value > self.maximum
             ):
@@ -82,7 +98,16 @@ class Directive:
                     self.name,
                     f"argument must be between {self.minimum} and {self.maximum} inclusive",
                 )
+            if self.clamp is not None:
+                value = min(max(value, self.clamp[0]), self.clamp[1])
             return value
+        if self.kind == "flags":  # shutdown-on-sig*: the only multi-flag directives so far
+            from sentrykv_server.shutdown import parse_signal_flags
+
+            try:
+                return parse_signal_flags(raw)
+            except ValueError as exc:
+                raise ConfigError(self.name, str(exc)) from None
         if self.kind == "enum":
             low = raw.lower()
             if low not in self.choices:
@@ -99,6 +124,10 @@ class Directive:
     def show(self, value: Any) -> str:
         if self.kind == "bool":
             return "yes" if value else "no"
+        if self.kind == "flags":
+            from sentrykv_server.shutdown import show_signal_flags
+
+            return show_signal_flags(value)
         return str(value)
 
 
@@ -126,7 +155,8 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("appenddirname", "string", "appendonlydir", mutable=False),
         Directive("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
         Directive("enable-debug-command", "enum", "yes", mutable=False, choices=("no", "yes", "local")),
-        Directive("hz", "int", "10", minimum=1, maximum=500),
+        # Redis accepts 0..INT_MAX and runs (and reports) it clamped to 1..500.
+        Directive("hz", "int", "10", minimum=0, maximum=_INT_MAX, clamp=(1, 500)),
         Directive("slowlog-log-slower-than", "int", "10000", minimum=-1, maximum=_BIG),
         Directive("busy-reply-threshold", "int", "5000", minimum=0, maximum=_BIG),
         Directive("slowlog-max-len", "int", "128", minimum=0, maximum=_BIG),
@@ -146,7 +176,18 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("checkpoint-interval-ms", "int", "0", minimum=0, maximum=_BIG),
         Directive("auto-aof-rewrite-percentage", "int", "100", minimum=0, maximum=_INT_MAX),
         Directive("auto-aof-rewrite-min-size", "int", "64mb", minimum=0, maximum=_BIG, memory=True),
+        # Encoding limits (Redis's size_t / int configs, with their ranges and kinds).
+        Directive("hash-max-listpack-entries", "int", "512", minimum=0, maximum=_BIG),
+        Directive("hash-max-listpack-value", "int", "64", minimum=0, maximum=_BIG, memory=True),
+        Directive("zset-max-listpack-entries", "int", "128", minimum=0, maximum=_BIG),
+        Directive("zset-max-listpack-value", "int", "64", minimum=0, maximum=_BIG, memory=True),
+        Directive("set-max-intset-entries", "int", "512", minimum=0, maximum=_BIG),
+        Directive("list-max-listpack-size", "int", "-2", minimum=-(1 << 31), maximum=_INT_MAX),
+        Directive("list-compress-depth", "int", "0", minimum=0, maximum=_INT_MAX),
         Directive("shutdown-checkpoint", "bool", "no"),
+        Directive("shutdown-timeout", "int", "10", minimum=0, maximum=_INT_MAX),
+        Directive("shutdown-on-sigint", "flags", "default"),
+        Directive("shutdown-on-sigterm", "flags", "default"),
         Directive("tls-port", "int", "0", mutable=False, minimum=0, maximum=65535),
         Directive("tls-cert-file", "path", "", mutable=False, protected=True),
         Directive("tls-key-file", "path", "", mutable=False, protected=True),
@@ -162,6 +203,7 @@ ALIASES = {
     "hash-max-ziplist-value": "hash-max-listpack-value",
     "zset-max-ziplist-entries": "zset-max-listpack-entries",
     "zset-max-ziplist-value": "zset-max-listpack-value",
+    "list-max-ziplist-size": "list-max-listpack-size",
     "slaveof": "replicaof",
     "slave-read-only": "replica-read-only",
     "slave-serve-stale-data": "replica-serve-stale-data",
@@ -176,8 +218,8 @@ def _generic_directive(name: str, default: str) -> Directive:
     if default in ("yes", "no"):
         return Directive(name, "bool", default)
     try:
-        int(default)
-        return Directive(name, "int", default, memory=True)
+        number = int(default)
+        return Directive(name, "int", default, memory=number >= 0)
     except ValueError:
         return Directive(name, "string", default)
 

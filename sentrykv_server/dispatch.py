@@ -25,7 +25,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import NOAUTH, CommandError
+from sentrykv_server.commands.errors import NOAUTH, CommandError, unknown_command
 from sentrykv_server.commands.registry import (
     ALLOW_BUSY,
     LOOKUP,
@@ -73,6 +73,12 @@ def process_command(c: Client, argv: list[bytes]) -> None:
             reject(c, argv, error)
             return
         if c.multi is not None and cmd.name not in MULTI_IMMEDIATE:
+            from sentrykv_server.commands.introspection import subcommand_error
+
+            error = subcommand_error(cmd, argv)
+            if error is not None:
+                reject(c, argv, error)
+                return
             c.multi.append((cmd, argv))
             if c.reply_mode == "on":
                 c.out += QUEUED_BYTES
@@ -228,14 +234,6 @@ def internal_error(cmd: Command, argv: list[bytes], exc: Exception) -> CommandEr
     log.error("error executing %r", argv[:2], exc_info=exc)
     cmd.failed_calls += 1
     return CommandError(f"ERR internal error executing '{cmd.name}': {type(exc).__name__}")
-
-
-def unknown_command(argv: list[bytes]) -> str:
-    def show(b: bytes) -> str:
-        return b[:128].decode("utf-8", "replace")
-
-    rest = "".join(f"'{show(a)}' " for a in argv[1:])
-    return f"ERR unknown command '{show(argv[0])}', with args beginning with: {rest}"
 
 
 def full_name(cmd: Command, argv: list[bytes]) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import socket
 import sys
 import time
@@ -58,7 +57,10 @@ def parse_output_limits(text: str) -> dict[str, OutputLimit]:
         if cls not in ("normal", "slave", "pubsub"):
             raise ConfigError("client-output-buffer-limit", "Invalid client class specified in buffer limit configuration.")
         try:
-            limits[cls] = OutputLimit(parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3]))
+            hard, soft, seconds = parse_memory(words[i + 1]), parse_memory(words[i + 2]), int(words[i + 3])
+            if hard < 0 or soft < 0 or seconds < 0:
+                raise ValueError(words[i:i + 4])
+            limits[cls] = OutputLimit(hard, soft, seconds)
         except ValueError:
             raise ConfigError("client-output-buffer-limit", "Error in hard, soft or soft_seconds setting in buffer limit configuration.") from None
     return limits
@@ -107,6 +109,9 @@ class Server:
         self.started = time.time()
         self.shutdown_requested: asyncio.Event | None = None
         self.shutdown_save: bool | None = None
+        from sentrykv_server.shutdown import ShutdownControl
+
+        self.shutdown_ctl = ShutdownControl(self)
         self.exit_code = 0
         self.listeners: list[asyncio.AbstractServer] = []
         self.tasks: list[asyncio.Task[Any]] = []
@@ -308,12 +313,6 @@ class Server:
             mon.push(bytes(out))
 
     # -- lifecycle -----------------------------------------------------------------------
-    def request_shutdown(self, save: bool | None = None) -> None:
-        if self.shutdown_save is None:
-            self.shutdown_save = save
-        if self.shutdown_requested is not None:
-            self.shutdown_requested.set()
-
     async def serve(self) -> int:
         self.loop = asyncio.get_running_loop()
         self.shutdown_requested = asyncio.Event()
@@ -322,11 +321,7 @@ class Server:
         os.makedirs(directory, exist_ok=True)
         self.recover(directory)
         self.fsync_always = self.aof is not None and config.appendfsync == "always"
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self.loop.add_signal_handler(sig, self.request_shutdown, None)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover
-                pass
+        self.shutdown_ctl.install()  # SIGTERM / SIGINT (see shutdown.py)
         await self._listen()
         self._banner(directory)
         self.tasks.append(asyncio.create_task(self._cron(), name="cron"))
@@ -456,9 +451,9 @@ class Server:
 
     async def shutdown(self) -> None:
         """Stop accepting, answer what was read, flush persistence, close everything."""
-        log.info("User requested shutdown...")
         for srv in self.listeners:
             srv.close()
+        self.shutdown_ctl.stop_reading_all()
         self.flush_pass()
         for task in self.tasks:
             task.cancel()

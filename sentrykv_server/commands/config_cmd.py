@@ -48,7 +48,8 @@ def config_cmd(c: Client, argv: list[bytes]) -> Any:
             config.set_many(pairs)
         except ConfigError as exc:
             if exc.reason == "unknown":
-                raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{exc.name}'") from None
+                shown = exc.name.split("\0", 1)[0]  # Redis prints the name as a C string
+                raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{shown}'") from None
             raise CommandError(
                 f"ERR CONFIG SET failed (possibly related to argument '{exc.name}') - {exc.reason}"
             ) from None

@@ -10,6 +10,7 @@ from sentrykv_server import REDIS_COMPAT_VERSION
 from sentrykv_server.commands.errors import (
     WRONGPASS,
     CommandError,
+    c_text,
     parse_int,
     syntax_error,
     unknown_subcommand,
@@ -112,7 +113,7 @@ def hello_cmd(c: Client, argv: list[bytes]) -> Any:
             name = argv[i + 1]
             i += 2
         else:
-            raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'")
+            raise CommandError(f"ERR Syntax error in HELLO option '{c_text(argv[i])}'")
     if auth is not None:
         user, password = auth
         required = c.server.config.requirepass
@@ -240,7 +241,7 @@ def client_cmd(c: Client, argv: list[bytes]) -> Any:
     if sub == b"setinfo" and n == 4:
         attr = argv[2].lower()
         if attr not in (b"lib-name", b"lib-ver"):
-            raise CommandError(f"ERR Unrecognized option '{argv[2].decode('utf-8', 'replace')}'")
+            raise CommandError(f"ERR Unrecognized option '{c_text(argv[2])}'")
         if any(b < 33 or b > 126 for b in argv[3]):
             raise CommandError(f"ERR {attr.decode()} cannot contain spaces, newlines or special characters.")
         if attr == b"lib-name":
@@ -312,7 +313,7 @@ def _client_list(c: Client, argv: list[bytes]) -> Any:
         if opt == b"type" and i + 1 < len(argv):
             kind = argv[i + 1].lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
-                raise CommandError(f"ERR Unknown client type '{argv[i + 1].decode('utf-8', 'replace')}'")
+                raise CommandError(f"ERR Unknown client type '{c_text(argv[i + 1])}'")
             if kind == b"pubsub":
                 clients = [x for x in clients if x.channels or x.patterns]
             elif kind == b"normal":
@@ -371,7 +372,7 @@ def _client_kill(c: Client, argv: list[bytes]) -> Any:
             elif kind in (b"master", b"replica", b"slave"):
                 chosen = []
             else:
-                raise CommandError(f"ERR Unknown client type '{val.decode('utf-8', 'replace')}'")
+                raise CommandError(f"ERR Unknown client type '{c_text(val)}'")
         elif opt == b"user":
             chosen = [x for x in chosen if val == b"default"]
         elif opt == b"skipme":

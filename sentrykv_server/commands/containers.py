@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 LONG_MAX = (1 << 63) - 1
 POSITIVE = "ERR value is out of range, must be positive"
+# A negative count to SRANDMEMBER / HRANDFIELD / ZRANDMEMBER repeats elements: a 40-byte
+# request could ask for 2**63 of them.  Redis builds whatever was asked (18 s and 440 MB for
+# 200 million); SentryKV refuses more than this many (about half a second of loop time).
+RANDOM_REPEAT_MAX = 500_000
 
 
 # -- mutation bookkeeping ----------------------------------------------------------------
@@ -48,6 +52,13 @@ def parse_long_range(raw: bytes, lo: int, hi: int, msg: str | None = None) -> in
     if value < lo or value > hi:
         raise CommandError(msg or f"ERR value is out of range, value must between {lo} and {hi}")
     return value
+
+
+def check_repeat_count(count: int) -> int:
+    """The number of repeated picks a negative count asks for, refused over RANDOM_REPEAT_MAX."""
+    if -count > RANDOM_REPEAT_MAX:
+        raise CommandError("ERR value is out of range")
+    return -count
 
 
 def parse_positive(raw: bytes, msg: str | None = None) -> int:
@@ -96,6 +107,7 @@ def parse_double(raw: bytes, msg: str = NOT_FLOAT) -> float:
 
 def parse_range_double(raw: bytes) -> float | None:
     """strtod as zslParseRange uses it: leading spaces ok, "" is 0, trailing junk not; None if invalid."""
+    raw = raw.split(b"\0", 1)[0]  # Redis hands strtod the C string
     text = raw.lstrip(b" \t\r\n\v\f")
     if not text:
         return 0.0 if not raw else None

@@ -28,6 +28,28 @@ WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 
 
+def _c_string(raw: bytes, limit: int) -> bytes:
+    """What C's "%.*s" prints of an sds: up to the first NUL, at most ``limit`` bytes."""
+    return raw.split(b"\0", 1)[0][:limit]
+
+
+def c_text(raw: bytes) -> str:
+    """An argument as Redis's "%s" prints it in an error: up to the first NUL, bytes kept."""
+    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def unknown_command(argv: list[bytes]) -> str:
+    """Redis's wording, byte for byte: the name and the arguments (128 bytes of them in all)
+    as C strings; non-UTF-8 bytes survive (surrogateescape) to the reply."""
+    args = b""
+    for arg in argv[1:]:
+        if len(args) >= 128:
+            break
+        args += b"'" + _c_string(arg, 128 - len(args)) + b"' "
+    text = b"ERR unknown command '" + _c_string(argv[0], 128) + b"', with args beginning with: " + args
+    return text.decode("utf-8", "surrogateescape")
+
+
 def wrong_args(name: str) -> CommandError:
     return CommandError(f"ERR wrong number of arguments for '{name}' command")
 
@@ -45,7 +67,7 @@ def not_integer() -> CommandError:
 
 
 def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
-    text = sub.decode("utf-8", "replace")
+    text = sub.split(b"\0", 1)[0][:128].decode("utf-8", "replace")  # Redis prints a C string
     return CommandError(
         f"ERR unknown subcommand '{text}'. Try {cmd.upper()} HELP."
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.containers import (
     LONG_MAX,
+    check_repeat_count,
     config_int,
     modified,
     parse_long_range,
@@ -22,14 +23,13 @@ from sentrykv_server.commands.containers import (
 from sentrykv_server.commands.errors import (
     NOT_FLOAT,
     CommandError,
-    parse_float,
     parse_int,
     syntax_error,
     wrong_args,
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
-from sentrykv_server.commands.strings import add_float
+from sentrykv_server.commands.strings import INFINITE, add_float, parse_long_double
 from sentrykv_server.protocol.reply import BulkArray
 from sentrykv_server.store.hashes import Hash
 
@@ -246,10 +246,10 @@ def hincrby_cmd(c: Client, argv: list[bytes]) -> Any:
 def hincrbyfloat_cmd(c: Client, argv: list[bytes]) -> Any:
     """Add a float to a field; logged as HSET of the result."""
     raw = argv[3]
-    incr = parse_float(raw, NOT_FLOAT)
-    if incr in (float("inf"), float("-inf")):
-        if b"n" not in raw.lower():  # a finite number too large even for a long double
-            raise CommandError(NOT_FLOAT)
+    incr = parse_long_double(raw)  # strtold: hex floats and inf are numbers too
+    if incr is None:
+        raise CommandError(NOT_FLOAT)
+    if incr == INFINITE:
         raise CommandError("ERR value is NaN or Infinity")
     key, field = argv[1], argv[2]
     h, created = _open_or_create(c, key)
@@ -282,7 +282,7 @@ def hrandfield_cmd(c: Client, argv: list[bytes]) -> Any:
     if h is None or count == 0:
         return []
     if count < 0:
-        fields = _random_keys(h, -count, unique=False)
+        fields = _random_keys(h, check_repeat_count(count), unique=False)
     elif count >= len(h):
         fields = list(h)
     else:

@@ -39,6 +39,22 @@ def _published_info() -> dict[str, Any]:
     return info
 
 
+def subcommand_error(cmd: Command, argv: list[bytes]) -> str | None:
+    """Redis's processCommand checks on a container command's subcommand (unknown name,
+    wrong arity), which reject it before MULTI queues it; None when it is fine."""
+    subs = _published_info().get(cmd.name, {}).get("subcommands")
+    if not subs or len(argv) < 2:
+        return None
+    name = argv[1].decode("utf-8", "replace").lower()
+    if name not in subs:
+        shown = argv[1].split(b"\0", 1)[0][:128].decode("utf-8", "replace")  # a C string in Redis
+        return f"ERR unknown subcommand '{shown}'. Try {cmd.name.upper()} HELP."
+    arity = subs[name]["arity"]
+    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+        return f"ERR wrong number of arguments for '{cmd.name}|{name}' command"
+    return None
+
+
 def _published_entry(cmd: Command) -> dict[str, Any] | None:
     table = _published_info()
     if cmd.parent is None:

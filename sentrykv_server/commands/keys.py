@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.common import ms_bytes
@@ -10,6 +11,7 @@ from sentrykv_server.commands.errors import (
     DB_INDEX,
     NO_SUCH_KEY,
     CommandError,
+    c_text,
     parse_int,
     syntax_error,
     unknown_subcommand,
@@ -22,7 +24,6 @@ from sentrykv_server.store.types import TYPES, type_name
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
-    from sentrykv_server.store.keyspace import Database
 
 CURSORS = ScanCursors()
 
@@ -137,21 +138,34 @@ def parse_scan_options(argv: list[bytes], start: int, allow_type: bool = False) 
 def randomkey_cmd(c: Client, argv: list[bytes]) -> Any:
     """A random key (expired keys met on the way are reclaimed)."""
     db = c.db
-    for _ in range(100):
-        if not db.data:
-            return None
-        key = random.choice(list(db.data)) if len(db.data) < 4096 else _sample_key(db)
-        if db.lookup(key) is not None:
-            return key
-    return None
+    # Redis picks again (reclaiming the expired key) until a pick is live or the db is
+    # empty.  A dict has no O(1) random pick: candidates are collected in one C-speed pass
+    # (islice); if a hundred of them are all expired, one walk lists the live keys instead
+    # of picking forever (bounded by the keyspace, like KEYS).
+    for k in (1, 100):  # usually the first pick is live
+        for key in _sample_keys(db.data, k):
+            if db.lookup(key) is not None:
+                return key
+    live = list(db.live_keys())
+    return random.choice(live) if live else None
 
 
-def _sample_key(db: Database) -> bytes:
-    index = random.randrange(len(db.data))
-    for i, key in enumerate(db.data):
-        if i == index:
-            return key
-    raise KeyError  # pragma: no cover
+def _sample_keys(data: dict[bytes, Any], k: int) -> list[bytes]:
+    """Up to ``k`` distinct keys of ``data`` in random order (one pass over the dict)."""
+    n = len(data)
+    if n <= k:
+        keys = list(data)
+        random.shuffle(keys)
+        return keys
+    positions = sorted(random.sample(range(n), k))
+    it = iter(data)
+    picked = []
+    last = -1
+    for pos in positions:
+        picked.append(next(islice(it, pos - last - 1, None)))
+        last = pos
+    random.shuffle(picked)
+    return picked
 
 
 def _rename(c: Client, argv: list[bytes], nx: bool) -> Any:
@@ -296,7 +310,6 @@ def swapdb_cmd(c: Client, argv: list[bytes]) -> Any:
 def _expire(c: Client, argv: list[bytes], unit: int, absolute: bool, name: str) -> Any:
     db = c.db
     key = argv[1]
-    raw = parse_int(argv[2])
     nx = xx = gt = lt = False
     for opt in argv[3:]:
         low = opt.lower()
@@ -309,11 +322,12 @@ def _expire(c: Client, argv: list[bytes], unit: int, absolute: bool, name: str) 
         elif low == b"lt":
             lt = True
         else:
-            raise CommandError(f"ERR Unsupported option {opt.decode('utf-8', 'replace')}")
+            raise CommandError(f"ERR Unsupported option {c_text(opt)}")
     if nx and (xx or gt or lt):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if gt and lt:
         raise CommandError("ERR GT and LT options at the same time are not compatible")
+    raw = parse_int(argv[2])  # after the options, as Redis's expireGenericCommand
     now = db.keyspace.now()
     limit = (1 << 63) - 1
     if raw > limit // unit or raw < -(limit // unit):

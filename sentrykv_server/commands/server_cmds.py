@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import (
     CommandError,
-    parse_float,
+    c_text,
     parse_int,
     syntax_error,
     unknown_subcommand,
 )
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
-from sentrykv_server.store.digest import dataset_digest, value_digest
+from sentrykv_server.shutdown import interruptible_sleep
+from sentrykv_server.store.redis_digest import dataset_digest_hex, value_digest_hex
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -35,20 +37,8 @@ def lastsave_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group="server")
 def shutdown_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Stop the server: flush persistence (and checkpoint with SAVE), then exit."""
-    save: bool | None = None
-    for opt in argv[1:]:
-        low = opt.lower()
-        if low == b"nosave":
-            save = False
-        elif low == b"save":
-            save = True
-        elif low in (b"now", b"force", b"abort"):
-            if low == b"abort":
-                raise CommandError("ERR No shutdown in progress.")
-        else:
-            raise syntax_error()
-    c.server.request_shutdown(save)
+    """Stop the server: flush and fsync the log (and checkpoint with SAVE), then exit."""
+    c.server.shutdown_ctl.command(c, argv)
     return NO_REPLY
 
 
@@ -84,7 +74,7 @@ def slowlog_cmd(c: Client, argv: list[bytes]) -> Any:
         ]
     if sub == b"get":  # Redis 7.0 words this one the old way
         raise CommandError(
-            f"ERR unknown subcommand or wrong number of arguments for '{argv[1].decode('utf-8', 'replace')}'. "
+            f"ERR unknown subcommand or wrong number of arguments for '{c_text(argv[1])}'. "
             "Try SLOWLOG HELP."
         )
     if sub in (b"len", b"reset", b"help"):
@@ -148,16 +138,19 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
     sub = argv[1].lower()
     ks = c.server.keyspace
     if sub == b"digest" and len(argv) == 2:
-        return dataset_digest(ks).encode()
+        return dataset_digest_hex(ks)  # a status reply, Redis's own algorithm (store/redis_digest.py)
     if sub == b"digest-value":
         out = []
+        db = c.db
         for key in argv[2:]:
-            value = c.db.lookup(key)
-            out.append(value_digest(value).hex().encode() if value is not None else b"0" * 40)
+            value = db.data.get(key)  # as Redis: no lookup, a logically expired key still counts
+            out.append(value_digest_hex(value, key in db.expires) if value is not None else "0" * 40)
         return out
     if sub == b"sleep" and len(argv) == 3:
-        seconds = parse_float(argv[2])
-        time.sleep(max(0.0, seconds))
+        # Redis reads the number with strtod (garbage is 0) and nanosleeps; a shutdown
+        # signal ends the sleep and the server exits without replying, as Redis does.
+        if interruptible_sleep(c.server, _strtod_prefix(argv[2])):
+            return NO_REPLY
         return "OK"
     if sub == b"set-active-expire" and len(argv) == 3:
         return "OK"
@@ -172,6 +165,18 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
     raise CommandError(
         f"ERR DEBUG subcommand '{argv[1].decode('utf-8', 'replace')}' is not supported by SentryKV. Try DEBUG HELP."
     )
+
+
+_STRTOD = re.compile(rb"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf(?:inity)?)", re.I)
+
+
+def _strtod_prefix(raw: bytes) -> float:
+    """C's strtod: the longest numeric prefix, 0 when there is none."""
+    m = _STRTOD.match(raw)
+    try:
+        return float(m.group()) if m else 0.0
+    except ValueError:
+        return 0.0
 
 
 _FUNCTION_SUBS = frozenset({b"delete", b"dump", b"flush", b"help", b"kill", b"list", b"load", b"restore", b"stats"})

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.containers import (
     LONG_MAX,
+    check_repeat_count,
     config_int,
     modified,
     parse_long_range,
@@ -204,7 +205,7 @@ def srandmember_cmd(c: Client, argv: list[bytes]) -> Any:
     if s is None or count == 0:
         return []
     if count < 0:
-        return random.choices(tuple(s), k=-count)
+        return random.choices(tuple(s), k=check_repeat_count(count))
     if count >= len(s):
         return members(s)
     return random.sample(tuple(s), count)

@@ -20,12 +20,18 @@ from sentrykv_server.commands.errors import (
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.store.lcs import lcs_length, lcs_walk, table_bytes
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
 
 _MIN, _MAX = -(1 << 63), (1 << 63) - 1
 _UNITS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True), b"pxat": (1, True)}
+
+
+def _same_unit(expiry: tuple[bytes, int, bool] | None, opt: bytes) -> bool:
+    """Redis lets an expiry option repeat (the last value wins) but not mix with another."""
+    return expiry is None or _UNITS[opt] == expiry[1:]
 
 
 @command("get", 2, "readonly fast", 1, 1, 1, group="string")
@@ -71,7 +77,7 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
             get = True
         elif opt == b"keepttl" and expiry is None:
             keepttl = True
-        elif opt in _UNITS and expiry is None and not keepttl and i + 1 < n:
+        elif opt in _UNITS and _same_unit(expiry, opt) and not keepttl and i + 1 < n:
             unit, absolute = _UNITS[opt]
             i += 1
             expiry = (argv[i], unit, absolute)
@@ -163,7 +169,7 @@ def getex_cmd(c: Client, argv: list[bytes]) -> Any:
         opt = argv[i].lower()
         if opt == b"persist" and expiry is None and not persist:
             persist = True
-        elif opt in _UNITS and expiry is None and not persist and i + 1 < n:
+        elif opt in _UNITS and _same_unit(expiry, opt) and not persist and i + 1 < n:
             unit, absolute = _UNITS[opt]
             i += 1
             expiry = (argv[i], unit, absolute)
@@ -308,7 +314,7 @@ _DEC_FLOAT = re.compile(rb"[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
 _HUGE_EXP = 20000  # beyond this any non-zero literal over- or underflows (and 10**exp is slow)
 _HEX_FLOAT = re.compile(rb"[+-]?0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?")
 _INF_WORDS = (b"inf", b"infinity")
-_INFINITE = (1, -(1 << 20))  # marker for a literal inf: no sum with it is finite
+INFINITE = (1, -(1 << 20))  # marker for a literal inf: no sum with it is finite
 _E17 = 10**17
 
 
@@ -342,14 +348,14 @@ def parse_long_double(raw: bytes) -> LongDouble | None:
 
     Rejected: leading blanks, trailing garbage, NaN, and literals that overflow or underflow
     to zero (ERANGE).  A literal inf/infinity is valid for strtold and comes back as the
-    _INFINITE marker.
+    INFINITE marker.
     """
     if not raw or len(raw) >= 5 * 1024 or raw[:1].isspace():
         return None
     negative = raw[:1] == b"-"
     word = raw[1:] if raw[:1] in b"+-" else raw
     if word.lower() in _INF_WORDS:
-        return _INFINITE
+        return INFINITE
     match = _DEC_FLOAT.fullmatch(raw)
     base = 10
     if match is None:
@@ -415,7 +421,7 @@ def add_float(current: bytes | None, increment: bytes, not_float: str, current_f
         if value is None:
             raise CommandError(message)
         values.append(value)
-    if _INFINITE in values:
+    if INFINITE in values:
         raise CommandError("ERR increment would produce NaN or Infinity")
     shift = max(v[1] for v in values)
     total = sum(n << (shift - s) for n, s in values)
@@ -521,48 +527,11 @@ def lcs_cmd(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(
             "ERR If you want both the length and indexes, please just use IDX."
         )
-    n, m = len(a), len(b)
-    table = [[0] * (m + 1) for _ in range(n + 1)]
-    for x in range(1, n + 1):
-        row, prev, ax = table[x], table[x - 1], a[x - 1]
-        for y in range(1, m + 1):
-            row[y] = prev[y - 1] + 1 if ax == b[y - 1] else max(prev[y], row[y - 1])
-    total = table[n][m]
+    if table_bytes(len(a), len(b)) > c.server.config.proto_max_bulk_len:
+        raise CommandError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
     if want_len and not want_idx:
-        return total
-    # Walk back from the end collecting the subsequence and matching ranges.
-    out = bytearray(total)
-    matches: list[Any] = []
-    x, y, idx = n, m, total
-    a_range: list[int] | None = None
-    b_range: list[int] | None = None
-
-    def emit() -> None:
-        if a_range is not None and b_range is not None:
-            length = a_range[1] - a_range[0] + 1
-            if length >= min_len:
-                item: list[Any] = [[a_range[0], a_range[1]], [b_range[0], b_range[1]]]
-                if with_len:
-                    item.append(length)
-                matches.append(item)
-
-    while x > 0 and y > 0:
-        if a[x - 1] == b[y - 1]:
-            idx -= 1
-            out[idx] = a[x - 1]
-            if a_range is not None and b_range is not None and a_range[0] == x and b_range[0] == y:
-                a_range[0] -= 1
-                b_range[0] -= 1
-            else:
-                emit()
-                a_range, b_range = [x - 1, x - 1], [y - 1, y - 1]
-            x -= 1
-            y -= 1
-        elif table[x - 1][y] > table[x][y - 1]:
-            x -= 1
-        else:
-            y -= 1
-    emit()
+        return lcs_length(a, b)
+    out, matches, total = lcs_walk(a, b, min_len, with_len)
     if want_idx:
         return {b"matches": matches, b"len": total}
-    return bytes(out)
+    return out

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.containers import (
     LONG_MAX,
+    check_repeat_count,
     config_int,
     modified,
     parse_double,
@@ -863,7 +864,7 @@ def zrandmember_cmd(c: Client, argv: list[bytes]) -> Any:
     if z is None or count == 0:
         return []
     if count < 0:
-        picked = random.choices(tuple(z.scores), k=-count)
+        picked = random.choices(tuple(z.scores), k=check_repeat_count(count))
     elif count >= len(z):
         return pairs_reply(z.items(), withscores, c.resp3)
     else:

@@ -380,23 +380,30 @@ class Checkpointer:
     def _interval_changed(self, value: int) -> None:
         self.last_end = time.monotonic()
 
+    async def final_save(self) -> bool:
+        """SHUTDOWN's save: let a running checkpoint finish, then take one more; True if saved."""
+        run = self.current
+        if run is not None and run.task is not None:
+            await asyncio.wait([run.task])
+        log.info("Saving the final checkpoint before exiting")
+        run = self._start(SAVE, "shutdown")
+        run.waiters += self.save_after  # its cut is after their SAVE: it answers them
+        self.save_after = []
+        assert run.task is not None
+        await asyncio.wait([run.task])
+        if run.ok:
+            log.info("Final checkpoint saved: %s", run.path)
+        return run.ok
+
     async def stop(self, save: bool) -> None:
         """Shutdown: finish (save) or abandon (nosave) the running checkpoint; save a final one."""
+        if save:
+            await self.final_save()
         self.stopping = True
         run = self.current
         if run is not None and run.task is not None:
-            if not save:
-                run.task.cancel()
+            run.task.cancel()
             await asyncio.wait([run.task])
-        if save:
-            log.info("Saving the final checkpoint before exiting")
-            run = self._start(SAVE, "shutdown")
-            run.waiters += self.save_after  # its cut is after their SAVE: it answers them
-            self.save_after = []
-            assert run.task is not None
-            await asyncio.wait([run.task])
-            if run.ok:
-                log.info("Final checkpoint saved: %s", run.path)
         for client in self.save_after:
             self._reply(client, b"-ERR Errors trying to SAVE: the server is shutting down\r\n")
         self.save_after = []

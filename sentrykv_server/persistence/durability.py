@@ -148,7 +148,11 @@ class ReplayClient:
                 expires = db.expires
             if ended != frames:
                 raise RecordError("a payload ends inside an op or holds more than ops")
-        except RecordError as exc:
+        except (RecordError, TypeError) as exc:
+            if type(exc) is TypeError and not _raised_here(exc):
+                self._stream = new_stream_reader()
+                raise  # a handler's TypeError is a bug, not a damaged log
+            # (TypeError from gets(): hiredis builds a RESP3 map as a dict, keyed by an array)
             self._stream = new_stream_reader()
             if first_lsn is None:
                 where = ""
@@ -482,3 +486,9 @@ def _load_snapshot(server: Server, directory: str, info: dict[str, Any]) -> int:
 
 
 __all__ = ["Durability", "RecoveryFailed", "errno"]
+
+
+def _raised_here(exc: BaseException) -> bool:
+    """The exception was raised by the frame that caught it (a C call such as gets())."""
+    tb = exc.__traceback__
+    return tb is not None and tb.tb_next is None

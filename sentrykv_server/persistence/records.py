@@ -110,25 +110,22 @@ def decode_ops(payload: bytes) -> list[Op]:
     """
     reader = _reader()
     try:
+        # FRAME_END after the payload (as in recovery): a payload that stops at an element
+        # boundary inside an op leaves hiredis with nothing unread, so has_data() alone
+        # cannot tell; the end marker then turns up inside the op, or never.
         reader.feed(payload)
+        reader.feed(FRAME_END)
         ops: list[Op] = []
         item = reader.gets()
         while item is not False:
-            if type(item) is not list or len(item) < 2:
-                raise RecordError(f"op {len(ops)} is not an array [db, command, ...]: {item!r:.80}")
-            db = _DB_VALUE.get(item[0])
-            if db is None:
-                db = _parse_db(item[0], len(ops))
-            del item[0]
-            for arg in item:
-                if type(arg) is not bytes:
-                    raise RecordError(f"op {len(ops)} has a non-bulk argument {arg!r:.40}")
-            ops.append((db, item))
+            if type(item) is int and item == FRAME_END_VALUE:
+                break
+            ops.append(op_from_item(item, len(ops)))
             item = reader.gets()
-        if reader.has_data():
+        if item is False or reader.has_data():
             raise RecordError("payload ends inside an op")
         return ops
-    except hiredis.ProtocolError as exc:
+    except (hiredis.ProtocolError, TypeError) as exc:  # TypeError: a map keyed by an array
         _reset_reader()
         raise RecordError(f"payload is not RESP: {exc}") from None
     except RecordError:
@@ -183,9 +180,10 @@ def op_from_item(item: object, index: int) -> Op:
     """
     if type(item) is not list or len(item) < 2:
         raise RecordError(f"op {index} is not an array [db, command, ...]: {item!r:.80}")
-    db = _DB_VALUE.get(item[0])
+    field = item[0]
+    db = _DB_VALUE.get(field) if type(field) is bytes else None  # a nested list is unhashable
     if db is None:
-        db = _parse_db(item[0], index)
+        db = _parse_db(field, index)
     del item[0]
     for arg in item:
         if type(arg) is not bytes:

@@ -22,8 +22,10 @@ import hiredis
 from sentrykv_server.commands.errors import CommandError
 from sentrykv_server.commands.registry import LOOKUP, SKIP_MONITOR, Command
 from sentrykv_server.dispatch import internal_error, process_command
+from sentrykv_server.protocol import input_guard
 from sentrykv_server.protocol.framing import check_partial, find_inline_start
 from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
+from sentrykv_server.protocol.input_guard import STAR_CANDIDATE
 from sentrykv_server.protocol.reply import NO_REPLY, OK_BYTES, encode, encode_error
 
 if TYPE_CHECKING:
@@ -44,6 +46,8 @@ def _protocol_error_text(exc: Exception) -> str:
     """Redis's wording for what hiredis reports."""
     text = str(exc)
     low = text.lower()  # hiredis says "Bulk string length out of range"
+    if "nesting depth" in low:  # nested aggregates: Redis stops at the first one
+        return "Protocol error: expected '$', got '*'"
     if "multi-bulk" in low:
         return "Protocol error: invalid multibulk length"
     if "bulk" in low:
@@ -86,10 +90,19 @@ class Client(asyncio.Protocol):
         self.resp_partial = False
         # self.partial starts at a request boundary (framing.check_partial may walk it).
         self.partial_aligned = False
+        # self.partial[0] starts at a request boundary, complete requests may come first
+        # (lets an inline command after them be found, see _switch_to_inline).
+        self.partial_from_boundary = False
         self.partial_size = 0
         self.next_scan = 0
         self.inline_buf = b""
         self.fed_at_boundary: bytes | None = None
+        # Input kept away from hiredis by protocol/input_guard.py (big or unplaced headers);
+        # guarded: every chunk goes through the guard (held input, or not authenticated).
+        self.held_in: list[bytes] = []
+        self.held_size = 0
+        self.big_count = 0
+        self.guarded = not self.authenticated
         # Durability: the LSN the pending replies depend on, and replies waiting for fsync.
         self.wait_lsn = 0
         self.held: deque[tuple[int, bytes]] = deque()
@@ -183,12 +196,19 @@ class Client(asyncio.Protocol):
         server = self.server
         self.last_seen = server.unixtime
         server.stats.net_input_bytes += len(data)
+        if self.guarded:
+            input_guard.feed(self, data)
+            return
         reader = self.reader
         if self.inline_buf or (not self.resp_partial and data[0] != 42):
             data = self._inline(self.inline_buf + data)
             if not data or self.closing:
                 self.server.schedule_flush(self)
                 return
+        # A header hiredis would preallocate for (see input_guard): place it first.
+        if STAR_CANDIDATE(data) is not None or b"~" in data or b">" in data:
+            input_guard.feed(self, data)
+            return
         # A chunk fed at a request boundary is remembered, so that an inline command
         # following RESP requests in the same packet can be found again (see below).
         self.fed_at_boundary = None if self.resp_partial else data
@@ -226,12 +246,17 @@ class Client(asyncio.Protocol):
             try:
                 request = gets()
             except hiredis.ProtocolError as exc:
-                if self._switch_to_inline():
+                if self._switch_to_inline(data):
                     reader = self.reader
                     gets = reader.gets
                     has_data = reader.has_data
                     continue
                 self.protocol_error(_protocol_error_text(exc))
+                break
+            except TypeError:
+                # hiredis builds a RESP3 map (%) as a dict: an array as its key raises
+                # TypeError (unhashable) from gets(). A map is never a request element.
+                self.protocol_error("Protocol error: expected '$', got '%'")
                 break
             if request is False:
                 self.resp_partial = pending
@@ -306,13 +331,16 @@ class Client(asyncio.Protocol):
                 out += encode_error(result.message)
             elif result is not NO_REPLY:
                 encode(out, result, self.resp3)
-        if data is not None and (self.resp_partial or self.partial) and not self.closing:
+        if data is None:
+            if self.held_in:  # resumed after blocking/output pressure: held input goes on
+                input_guard.resume(self)
+        elif (self.resp_partial or self.partial) and not self.closing:
             self._track_partial(data, completed)
         # Replies wait for the pass's flush point (after the log write), even when they
         # could leave now: writing them from here measured 10-25% slower under load.
         server.schedule_flush(self)
 
-    def _switch_to_inline(self) -> bool:
+    def _switch_to_inline(self, data: bytes | None = None) -> bool:
         """RESP requests followed by an inline command in one packet (redis-benchmark -a does it).
 
         hiredis stops at the inline line's first byte; walk the chunk's complete
@@ -320,6 +348,9 @@ class Client(asyncio.Protocol):
         with a fresh reader.  False when it was a real protocol error.
         """
         chunk = self.fed_at_boundary
+        if chunk is None and data is not None and self.partial and self.partial_from_boundary:
+            # The chunk began inside a request whose first chunk began at a boundary.
+            chunk = b"".join(self.partial) + data
         if chunk is None:
             return False
         offset = find_inline_start(chunk)
@@ -332,6 +363,11 @@ class Client(asyncio.Protocol):
         self.fed_at_boundary = None
         rest = self._inline(chunk[offset:])
         if rest and not self.closing:
+            if self.guarded or input_guard.has_candidate(rest):
+                input_guard.hold(self, rest)
+                if self.server.loop is not None:
+                    self.server.loop.call_soon(self.resume)
+                return True
             self.fed_at_boundary = rest
             self.reader.feed(rest)
             self.resp_partial = True
@@ -344,9 +380,12 @@ class Client(asyncio.Protocol):
         if self.inline_buf:
             rest = self._inline(self.inline_buf)
             if rest and not self.closing:
-                self.fed_at_boundary = None if self.resp_partial else rest
-                self.reader.feed(rest)
-                self.resp_partial = True
+                if self.guarded or input_guard.has_candidate(rest):
+                    input_guard.hold(self, rest)
+                else:
+                    self.fed_at_boundary = None if self.resp_partial else rest
+                    self.reader.feed(rest)
+                    self.resp_partial = True
         self.process_input()
 
     def _bad_request(self, request: list[Any]) -> None:
@@ -370,9 +409,10 @@ class Client(asyncio.Protocol):
             self.partial_size = len(data)
             self.next_scan = 0
             self.partial_aligned = False
+            self.partial_from_boundary = self.fed_at_boundary is data
             return
         if not self.partial:
-            self.partial_aligned = True
+            self.partial_aligned = self.partial_from_boundary = True
         self.partial.append(data)
         self.partial_size += len(data)
         config = self.server.config
@@ -435,6 +475,7 @@ class Client(asyncio.Protocol):
     def refresh(self) -> None:
         """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
         self.special = not self.authenticated or self.reply_mode != "on" or bool(self.shard_channels)
+        self.guarded = not self.authenticated or bool(self.held_in)
 
     # -- output --------------------------------------------------------------------------
     def push(self, data: bytes) -> None:

@@ -10,8 +10,23 @@ reject at the header: bad or huge multibulk counts, bulk lengths over
 
 from __future__ import annotations
 
-MAX_MULTIBULK = 1024 * 1024
+MAX_MULTIBULK = (1 << 31) - 1  # INT_MAX, as Redis 7 (6.x and older: 1024 * 1024)
 MAX_HEADER_LINE = 64 * 1024
+
+
+def strict_int(raw: bytes) -> int | None:
+    """Redis's string2ll: optional '-', no '+', no leading zeros, no spaces, 64-bit; else None.
+
+    (Python's int() accepts " 1", "+1" and "1_0", which Redis and hiredis reject.)
+    """
+    if not raw or len(raw) > 20 or not raw.lstrip(b"-").isdigit() or raw.count(b"-") > 1:
+        return None
+    if raw[0] == 45 and (len(raw) == 1 or raw[1] == 48):
+        return None
+    if raw[0] == 48 and len(raw) > 1:
+        return None
+    value = int(raw)
+    return value if -(1 << 63) <= value < (1 << 63) else None
 
 
 def _read_line(buf: bytes, pos: int) -> tuple[bytes | None, int]:
@@ -33,11 +48,8 @@ def check_partial(buf: bytes, max_bulk: int) -> str | None:
         line, nxt = _read_line(buf, pos + 1)
         if line is None:
             return "Protocol error: too big mbulk count string" if n - pos > MAX_HEADER_LINE else None
-        try:
-            count = int(line)
-        except ValueError:
-            return "Protocol error: invalid multibulk length"
-        if count > MAX_MULTIBULK:
+        count = strict_int(line)
+        if count is None or count > MAX_MULTIBULK:
             return "Protocol error: invalid multibulk length"
         pos = nxt
         for _ in range(max(count, 0)):
@@ -48,11 +60,8 @@ def check_partial(buf: bytes, max_bulk: int) -> str | None:
             line, nxt = _read_line(buf, pos + 1)
             if line is None:
                 return "Protocol error: too big bulk count string" if n - pos > MAX_HEADER_LINE else None
-            try:
-                size = int(line)
-            except ValueError:
-                return "Protocol error: invalid bulk length"
-            if size < 0 or size > max_bulk:
+            size = strict_int(line)
+            if size is None or size < 0 or size > max_bulk:
                 return "Protocol error: invalid bulk length"
             pos = nxt + size + 2
     return None
@@ -70,9 +79,8 @@ def find_inline_start(buf: bytes) -> int | None:
         line, nxt = _read_line(buf, pos + 1)
         if line is None:
             return None
-        try:
-            count = int(line)
-        except ValueError:
+        count = strict_int(line)
+        if count is None:
             return None
         pos = nxt
         for _ in range(max(count, 0)):
@@ -81,11 +89,8 @@ def find_inline_start(buf: bytes) -> int | None:
             line, nxt = _read_line(buf, pos + 1)
             if line is None:
                 return None
-            try:
-                size = int(line)
-            except ValueError:
-                return None
-            if size < 0:  # "$-5": a protocol error, not RESP followed by inline text
+            size = strict_int(line)
+            if size is None or size < 0:  # "$-5": a protocol error, not RESP followed by inline text
                 return None
             pos = nxt + size + 2
             if pos > n:

@@ -125,7 +125,7 @@ def encode_error(message: str) -> bytes:
     """An error line; CR/LF inside the message would break framing, so they become spaces."""
     if "\r" in message or "\n" in message:
         message = message.replace("\r", " ").replace("\n", " ")
-    return b"-" + message.encode("utf-8", "replace") + b"\r\n"
+    return b"-" + message.encode("utf-8", "surrogateescape") + b"\r\n"  # raw bytes kept (errors.py)
 
 
 def _format_double(value: float) -> bytes:

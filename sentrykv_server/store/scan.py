@@ -59,10 +59,11 @@ class ScanCursors:
 def parse_cursor(raw: bytes) -> int:
     from sentrykv_server.commands.errors import CommandError
 
-    try:
-        value = int(raw)
-        if value < 0 or value >= 1 << 64 or not raw.isdigit():
-            raise ValueError
-    except ValueError:
-        raise CommandError("ERR invalid cursor") from None
-    return value
+    # strtoul as Redis's parseScanCursorOrReply uses it: "" is 0, a sign is allowed (a
+    # negative number wraps around), no leading space, nothing after the digits.
+    raw = raw.split(b"\0", 1)[0]  # Redis hands strtoul the C string
+    digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
+    if raw and (not digits.isdigit() or int(digits) >= 1 << 64):
+        raise CommandError("ERR invalid cursor")
+    value = int(digits) if raw else 0
+    return (-value) % (1 << 64) if raw[:1] == b"-" else value

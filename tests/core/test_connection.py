@@ -176,19 +176,36 @@ def test_noauth_everything_but_auth_hello_quit(protected: tuple[ServerProcess, S
         authed.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG protocol/connection.py: Redis limits what an unauthenticated "
-                   "client may send (multibulk count > 10, bulk > 16384 bytes: 'Protocol error: "
-                   "unauthenticated ...'); SentryKV buffers it")
-@pytest.mark.parametrize("data", [b"*20\r\n", b"*1\r\n$20000\r\n"])
+@pytest.mark.parametrize("data", [
+    b"*20\r\n", b"*11\r\n", b"*1\r\n$20000\r\n", b"*1\r\n$16385\r\n",
+    b"*10\r\n", b"*1\r\n$16384\r\n",  # exactly the limits: Redis waits for the rest
+    b"*2\r\n$4\r\nAUTH\r\n$99999\r\n", b"*1\r\n$1", b"*1", b"PING\r\n*2\r\n$4\r\nECHO\r\n$70000\r\n",
+    encode_command("AUTH", "default", PASSWORD) + b"*1\r\n$20000\r\n",
+    encode_command("AUTH", PASSWORD) + b"*20\r\n",  # authenticated: fine
+    encode_command("AUTH", PASSWORD) + b"*1\r\n$5\r\nRESET\r\n*1\r\n$20000\r\n",  # RESET: not any more
+    b"*2\r\n$4\r\nAUTH\r\n$6\r\ns3cr3t pass\r\n*1\r\n$5\r\nRESET\r\n*1\r\n$20000\r\n",  # inline rest
+])
 def test_unauthenticated_request_size_limits(protected: tuple[ServerProcess, ServerProcess], data: bytes) -> None:
+    """Redis's pre-auth limits: more than 10 elements or a bulk over 16384 bytes closes the client."""
     mine, theirs = protected
     with RawConn(theirs.port) as conn:
         conn.send(data)
-        want = conn.read_until_closed(1)
-    assert want[1] and b"unauthenticated" in want[0]
+        want = conn.read_until_closed(0.5)
     with RawConn(mine.port) as conn:
         conn.send(data)
-        assert conn.read_until_closed(1) == want
+        assert conn.read_until_closed(0.5) == want
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 5, 7, 9, 10])
+def test_unauthenticated_limits_with_split_headers(protected: tuple[ServerProcess, ServerProcess], cut: int) -> None:
+    mine, theirs = protected
+    data = b"*1\r\n$20000\r\n"
+    results = []
+    for proc in (theirs, mine):
+        with RawConn(proc.port) as conn:
+            conn.send_slowly(data, [cut], pause=0.05)
+            results.append(conn.read_until_closed(0.5))
+    assert results[0] == results[1] == (b"-ERR Protocol error: unauthenticated bulk length\r\n", True)
 
 
 def test_requirepass_set_at_runtime(server: ServerProcess) -> None:

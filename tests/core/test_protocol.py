@@ -113,6 +113,15 @@ def test_multibulk_then_inline_in_one_packet(server: ServerProcess, reference: R
     assert exchange_all(server.port, data) == exchange_all(reference.port, data)
 
 
+def test_inline_after_a_request_split_across_reads(server: ServerProcess) -> None:
+    """The read that ends a RESP request goes on with an inline command (found by the fuzzer)."""
+    data = encode_command("SET", "split-inline", "v") + b"GET split-inline\r\n" + encode_command("PING")
+    with RawConn(server.port) as conn:
+        for cut in range(1, len(data) - 20):
+            conn.send_slowly(data, [cut], pause=0.01)
+            assert conn.read_replies(3) == [b"OK", b"v", b"PONG"], f"split at {cut}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Protocol errors: error reply, connection closed, everyone else keeps being served
 
@@ -138,6 +147,9 @@ PROTOCOL_ERRORS = [
     ("nested-array-incomplete", b"*2\r\n*1\r\n$1\r\na\r\n", "expected '$', got '*'"),
     ("resp3-double-element", b"*2\r\n$4\r\nECHO\r\n,1.5\r\n", "expected '$', got ','"),
     ("resp3-map-element", b"*2\r\n$4\r\nECHO\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n", "expected '$', got '%'"),
+    # hiredis builds a map as a dict: an array as its key raised TypeError out of
+    # data_received (no reply, a traceback in the log) - found by atheris
+    ("resp3-map-array-key", b"*2\r\n$4\r\nECHO\r\n%1\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n", "expected '$', got '%'"),
 ]
 
 # Cases where SentryKV does not (yet) behave like Redis; strict so a fix shows up as XPASS.
@@ -185,19 +197,81 @@ def test_protocol_error_known_deviations(server: ServerProcess, reference: Redis
         assert server_alive(server.port)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (hiredis choice, protocol/connection.py): a multibulk header "
-                   "with a huge count makes hiredis allocate the whole list up front; freeing it is "
-                   "O(count) on the event loop, so 14 bytes from any client stall every client")
-def test_huge_multibulk_header_does_not_stall_the_server(server: ServerProcess) -> None:
+@pytest.mark.parametrize("header", [b"*600000000\r\n", b"*2147483647\r\n",
+                                    b"*1\r\n$4\r\nPING\r\n*600000000\r\n",  # after a request
+                                    b"*6000", b"00000\r\n"])  # the count cut in two reads
+def test_huge_multibulk_header_does_not_stall_the_server(server: ServerProcess, header: bytes) -> None:
+    """hiredis would allocate the list at the header; freeing it stalls everyone (input_guard)."""
     with RawConn(server.port) as victim:
-        with RawConn(server.port) as attacker:
-            attacker.send(b"*600000000\r\n")  # Redis 7 accepts counts up to 2**31-1
-            attacker.read_until_closed(0.2)
+        for _ in range(3):
+            with RawConn(server.port) as attacker:
+                attacker.send(b"*6000" if header == b"00000\r\n" else header)
+                if header == b"00000\r\n":
+                    time.sleep(0.05)
+                    attacker.send(header)
+                data, closed = attacker.read_until_closed(0.2)
+                assert not closed, "Redis waits for the elements of a count up to INT_MAX"
+                assert data in (b"", b"+PONG\r\n")
         time.sleep(0.05)
         start = time.monotonic()
         victim.send(encode_command("PING"))
         assert victim.read_replies(1, timeout=10) == [b"PONG"]
         assert time.monotonic() - start < 0.5
+    assert server.proc is not None
+    assert _rss_mb(server.proc.pid) < 500
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.parametrize("which", ["sentrykv", "redis"])
+def test_multibulk_count_over_int_max(server: ServerProcess, reference: RedisProcess, which: str) -> None:
+    port = server.port if which == "sentrykv" else reference.port
+    _assert_protocol_error(port, b"*2147483648\r\n", "invalid multibulk length")
+
+
+@pytest.mark.parametrize("which", ["sentrykv", "redis"])
+def test_nested_aggregate_with_big_count_is_a_protocol_error(server: ServerProcess, reference: RedisProcess,
+                                                             which: str) -> None:
+    port = server.port if which == "sentrykv" else reference.port
+    for kind in (b"*", b"~", b">"):
+        _assert_protocol_error(port, b"*2\r\n$3\r\nGET\r\n" + kind + b"600000000\r\n",
+                               "expected '$', got '%s'" % kind.decode())
+
+
+def test_big_request_held_until_its_data_arrives(server: ServerProcess, reference: RedisProcess) -> None:
+    """A 5000-element request split in small reads, and one cut inside every header."""
+    args: list[bytes | str | int] = ["MSET"]
+    for i in range(2500):
+        args += [f"big{i}", "*12345\r\n" if i % 7 == 0 else i]  # payloads that look like headers
+    data = encode_command(*args) + encode_command("MGET", "big0", "big2498") + encode_command("DEL", "big0")
+    assert exchange_all(server.port, data) == exchange_all(reference.port, data)
+    with RawConn(server.port) as conn:
+        conn.send_slowly(data, range(3, len(data), 997))
+        assert conn.read_replies(3) == [b"OK", [b"*12345\r\n", b"2498"], 1]
+
+
+def test_big_request_protocol_error_reported_before_completion(server: ServerProcess,
+                                                               reference: RedisProcess) -> None:
+    data = b"*5000\r\n$3\r\nSET\r\nfoo\r\n"
+    _assert_protocol_error(reference.port, data, "expected '$', got 'f'")
+    _assert_protocol_error(server.port, data, "expected '$', got 'f'")
+
+
+@pytest.mark.parametrize("data", [
+    b"*1\r\n$4\r\nPING\r\n~12\r\n",  # a RESP3 aggregate byte starting a request is inline
+    b"*1\r\n$4\r\nPING\r\n*12\rX*1\r\n$4\r\nPING\r\n",  # Redis takes '\r' + any byte
+    b"*-10\r\n*1\r\n$4\r\nPING\r\n*-2147483648\r\n*1\r\n$4\r\nPING\r\n",
+    b"*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$12\r\n*600000000\r\n\r\n*1\r\n$4\r\nPING\r\n",
+    b"*12\r\n" + b"".join(b"$1\r\n%d\r\n" % (i % 10) for i in range(11)),  # incomplete: waits
+])
+def test_header_candidates_match_redis(server: ServerProcess, reference: RedisProcess, data: bytes) -> None:
+    assert exchange(server.port, data) == exchange(reference.port, data)
 
 
 def test_protocol_error_after_valid_requests_in_same_packet(server: ServerProcess,
@@ -230,8 +304,6 @@ def test_null_and_empty_multibulk_are_ignored(server: ServerProcess, reference: 
     assert got == (b"+PONG\r\n", False)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: hiredis rejects a multibulk count below -1; Redis "
-                   "treats every count <= 0 as an empty request")
 def test_negative_multibulk_count_is_ignored(server: ServerProcess, reference: RedisProcess) -> None:
     data = b"*-10\r\n" + encode_command("PING")
     got = exchange_all(server.port, data)

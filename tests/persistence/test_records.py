@@ -63,6 +63,13 @@ def test_empty_payload_is_no_ops() -> None:
         b"*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n",  # nested array
         b"garbage\r\n",
         b"*2\r\n$1\r\n0\r\n$3\r\nSET\r\nGARBAGE",  # trailing junk
+        # Found by the coverage-guided fuzzer (tests/fuzz/coverage): a db field that is an
+        # array raised TypeError (unhashable) instead of RecordError, also in recovery's path;
+        # a cut at an element boundary and a lone header decoded as "no ops".
+        b"*2\r\n*1\r\n$1\r\n0\r\n$3\r\nSET\r\n",
+        b"*3\r\n$1\r\n0\r\n$3\r\nSET\r\n",
+        b"*600000000\r\n",
+        b":-1\r\n*2\r\n$1\r\n0\r\n$4\r\nPING\r\n",  # the frame-end marker inside a payload
     ],
 )
 def test_rejects_non_ops(payload: bytes) -> None:

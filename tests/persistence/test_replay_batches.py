@@ -250,6 +250,9 @@ def test_frame_of_exactly_whole_feed_chunks(chunks: int) -> None:
         b"*3\r\n$1\r\n0\r\n$3\r\nDEL\r\n",  # ends inside an op
         b"*3\r\n$1\r\n0\r\n$3\r\nDEL\r\n$10\r\nab",  # ends inside a bulk string
         b"?garbage\r\n",  # not RESP
+        # hiredis builds a RESP3 map as a dict: an array as key raised TypeError (atheris)
+        b"%1\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n",
+        b"*3\r\n$1\r\n0\r\n$3\r\nDEL\r\n%1\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n",
     ],
 )
 def test_bad_payload_is_refused_and_names_its_frame(bad: bytes) -> None:

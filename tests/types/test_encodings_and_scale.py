@@ -212,6 +212,8 @@ def test_keyspace_commands_work_for_every_type(r: redis.Redis, ref: redis.Redis)
     r.sadd("s2", "n", "m")
     r.zadd("z2", {"q": -2, "p": 1.5})
     r.rpush("l2", "y", "x")
+    for key in ("h2", "s2", "z2"):  # h, s, z have a TTL, and Redis's digest marks it
+        r.expire(key, 100)
     digest = r.execute_command("DEBUG", "DIGEST-VALUE", "h", "h2", "s", "s2", "z", "z2", "l", "l2")
     assert digest[0] == digest[1] and digest[2] == digest[3] and digest[4] == digest[5]
     assert digest[6] != digest[7]  # a list is ordered
