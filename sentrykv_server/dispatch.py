@@ -25,8 +25,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.acl_table import AclCommand, table
 from sentrykv_server.commands.errors import NOAUTH, CommandError
-from sentrykv_server.commands.registry import LOOKUP, NO_MULTI, Command, lookup
+from sentrykv_server.commands.registry import NO_MULTI, Command
+from sentrykv_server.protection import protected_command_error
 from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
 
 if TYPE_CHECKING:
@@ -48,9 +50,10 @@ NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
 
 def process_command(c: Client, argv: list[bytes]) -> None:
     """Look up, check and run one client command, appending its reply to ``c.out``."""
-    cmd = LOOKUP.get(argv[0])
+    server = c.server
+    cmd = server.lookup_table.get(argv[0])
     if cmd is None:
-        cmd = lookup(argv[0])
+        cmd = server.find_command(argv[0])
         if cmd is None:
             reject(c, argv, unknown_command(argv))
             return
@@ -60,7 +63,7 @@ def process_command(c: Client, argv: list[bytes]) -> None:
         reject(c, argv, f"ERR wrong number of arguments for '{cmd.name}' command")
         return
     special = c.special or c.multi is not None or c.channels or c.patterns
-    if special or c.server.gated:
+    if special or server.gated:
         error = check_command(c, cmd, argv)
         if error is not None:
             reject(c, argv, error)
@@ -70,7 +73,6 @@ def process_command(c: Client, argv: list[bytes]) -> None:
             if c.reply_mode == "on":
                 c.out += QUEUED_BYTES
             return
-        server = c.server
         if not special and server.write_error is not None and server.fsync_always and not cmd.is_write:
             _read_during_disk_trouble(c, cmd, argv)
             return
@@ -82,23 +84,50 @@ def process_command(c: Client, argv: list[bytes]) -> None:
 def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
     """processCommand's refusals, in Redis's order; the error text, or None to go on.
 
-    Redis's order: authentication, MULTI-forbidden commands, (ACL, OOM), the
-    disk-error gate (MISCONF), (read-only replica), RESP2 subscribed context,
-    (loading, busy script).  Parenthesised gates belong to features that add
-    themselves here.
+    Redis's order: a container's subcommand must exist and get its arity, the
+    protected commands (enable-debug-command ...), authentication,
+    MULTI-forbidden commands, ACL, (OOM), the disk-error gate (MISCONF),
+    (read-only replica), RESP2 subscribed context, (loading, busy script).
+    Parenthesised gates belong to features that add themselves here.
     """
     server = c.server
-    if not c.authenticated and not cmd.no_auth:
+    entry = table().top[cmd.name]
+    if entry.subcommands and len(argv) > 1:
+        error = _subcommand_error(entry, argv)
+        if error is not None:
+            return error
+        entry = entry.subcommands[argv[1].decode("latin-1").lower()]
+    if entry.protected is not None:
+        error = protected_command_error(c, entry.protected)
+        if error is not None:
+            return error
+    if not c.authenticated and not cmd.no_auth and server.acl.auth_required:
         return NOAUTH
     if c.multi is not None and NO_MULTI in cmd.flags:
         return NOT_IN_MULTI
+    if c.user.restricted:
+        error = server.acl.check_client(c, cmd, argv)
+        if error is not None:
+            return error
     if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):
         return server.write_error
     if (c.channels or c.patterns or c.shard_channels) and not c.resp3 and cmd.name not in SUBSCRIBED_OK:
         return (
-            f"ERR Can't execute '{full_name(cmd, argv)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+            f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
             "PING / QUIT / RESET are allowed in this context"
         )
+    return None
+
+
+def _subcommand_error(entry: AclCommand, argv: list[bytes]) -> str | None:
+    """commandCheckExistence / commandCheckArity for a container's subcommand."""
+    sub = entry.subcommands.get(argv[1].decode("latin-1").lower())
+    if sub is None:
+        shown = argv[1][:128].decode("utf-8", "replace")
+        return f"ERR unknown subcommand '{shown}'. Try {argv[0].decode('utf-8', 'replace').upper()} HELP."
+    arity = sub.arity
+    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+        return f"ERR wrong number of arguments for '{sub.name}' command"
     return None
 
 
@@ -126,7 +155,7 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> Any:
     if elapsed >= server.slowlog_threshold_us >= 0:
         server.slowlog.record(c, argv, elapsed)
     if server.monitors:
-        server.feed_monitors(c, argv)
+        server.feed_monitors(c, argv, cmd)
     c.last_cmd = cmd
     return result
 
@@ -201,14 +230,3 @@ def unknown_command(argv: list[bytes]) -> str:
 
     rest = "".join(f"'{show(a)}' " for a in argv[1:])
     return f"ERR unknown command '{show(argv[0])}', with args beginning with: {rest}"
-
-
-def full_name(cmd: Command, argv: list[bytes]) -> str:
-    """Redis names a container's subcommand as ``client|id`` in error messages."""
-    if len(argv) > 1:
-        from sentrykv_server.commands.introspection import _published_info
-
-        sub = argv[1].decode("utf-8", "replace").lower()
-        if sub in _published_info().get(cmd.name, {}).get("subcommands", {}):
-            return f"{cmd.name}|{sub}"
-    return cmd.name

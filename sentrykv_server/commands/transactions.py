@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.acl import check as acl_check
 from sentrykv_server.commands.errors import CommandError
 from sentrykv_server.commands.registry import command
 from sentrykv_server.dispatch import call
@@ -113,6 +114,14 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
     c.in_exec = c.deny_blocking = True
     try:
         for cmd, args in queue:
+            # Permissions may have changed since the command was queued (and AUTH in the
+            # transaction may have changed the user): check again, as Redis does.
+            if c.user.restricted:
+                denial = acl_check(c, cmd, args)
+                if denial is not None:
+                    server.acl.log_denial(c, denial, args, "multi")
+                    encode(out, ErrorReply(denial.exec_message()), c.resp3)
+                    continue
             result = call(c, cmd, args)
             if type(result) is CommandError:
                 result = ErrorReply(result.message)

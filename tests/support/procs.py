@@ -65,8 +65,10 @@ class ServerProcess:
         self.log_path = os.path.join(self.dir, "server.log")
 
     def command(self) -> list[str]:
+        # DEBUG is off by default (enable-debug-command no, as in Redis); the suite uses it,
+        # as Redis's own test suite does.
         return [sys.executable, "-m", "sentrykv_server", "--port", str(self.port),
-                "--bind", "127.0.0.1", "--dir", self.dir, *self.args]
+                "--bind", "127.0.0.1", "--dir", self.dir, "--enable-debug-command", "yes", *self.args]
 
     def start(self, wait: bool = True) -> ServerProcess:
         env = dict(os.environ)
@@ -132,4 +134,5 @@ class RedisProcess(ServerProcess):
         if exe is None:
             raise RuntimeError("redis-server is not installed: run `make redis-tools` (it is the test oracle)")
         return [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                "--save", "", "--appendonly", "no", "--daemonize", "no", *self.args]
+                "--save", "", "--appendonly", "no", "--daemonize", "no", "--enable-debug-command", "yes",
+                *self.args]
