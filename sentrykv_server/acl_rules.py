@@ -186,7 +186,7 @@ class Selector:
                 else:
                     raise RuleError(SYNTAX)
                 offset += 1
-            if not perm or offset == len(op):
+            if not perm:  # "%R" alone is the empty pattern, as Redis reads it
                 raise RuleError(SYNTAX)
         pattern = op[offset:]
         if has_spaces(pattern):
