@@ -32,6 +32,7 @@ from sentrykv_server.acl_rules import (
     DENIED_KEY,
     DUPLICATE_USER,
     OK,
+    UNKNOWN,
     RuleError,
     User,
     has_spaces,
@@ -351,11 +352,19 @@ class Acl:
             if ops is None:
                 errors += f"{shown}:{lineno}: Unmatched parenthesis in selector definition."
                 continue
+            reported = False
             for op in ops:
+                op = op.strip(b"\t\r\n")
                 try:
-                    self.apply(user, op.strip(b"\t\r\n"))
+                    self.apply(user, op)
                 except RuleError as exc:
-                    errors += f"{shown}:{lineno}: {exc}. "
+                    # An unknown command is named; of other errors only the line's first is
+                    # reported, without the rule (it may hold a password), as Redis does.
+                    if str(exc) == UNKNOWN:
+                        errors += f"{shown}:{lineno}: Error in applying operation '{_text(op)}': {exc}. "
+                    elif not reported:
+                        errors += f"{shown}:{lineno}: {exc}. "
+                        reported = True
             user.update()
         if errors:
             return errors + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"

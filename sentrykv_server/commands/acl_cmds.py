@@ -82,7 +82,7 @@ def acl_cmd(c: Client, argv: list[bytes]) -> Any:
     sub = argv[1].lower()
     entry = table().top["acl"].subcommands.get(sub.decode("latin-1"))
     if entry is None:
-        raise unknown_subcommand(argv[1], "ACL")
+        raise unknown_subcommand(argv[1], argv[0])
     if (entry.arity > 0 and len(argv) != entry.arity) or len(argv) < -entry.arity:
         raise CommandError(f"ERR wrong number of arguments for '{entry.name}' command")
     handler = _SUBCOMMANDS[sub.decode()]

@@ -44,10 +44,13 @@ def not_integer() -> CommandError:
     return CommandError(NOT_INTEGER)
 
 
-def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
+def unknown_subcommand(sub: bytes, cmd: str | bytes) -> CommandError:
+    """``cmd`` may be argv[0] itself: Redis names the command as the client sent it (a
+    renamed CONFIG says "Try CFG HELP.")."""
     text = sub.decode("utf-8", "replace")
+    name = cmd.decode("utf-8", "replace") if isinstance(cmd, bytes) else cmd
     return CommandError(
-        f"ERR unknown subcommand '{text}'. Try {cmd.upper()} HELP."
+        f"ERR unknown subcommand '{text}'. Try {name.upper()} HELP."
     )
 
 

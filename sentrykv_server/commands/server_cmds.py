@@ -197,7 +197,7 @@ def module_cmd(c: Client, argv: list[bytes]) -> Any:
     sub = argv[1].lower()
     arity = {b"help": 2, b"list": 2, b"load": -3, b"loadex": -3, b"unload": 3}.get(sub)
     if arity is None:
-        raise unknown_subcommand(argv[1], "MODULE")
+        raise unknown_subcommand(argv[1], argv[0])
     if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
         raise CommandError(f"ERR wrong number of arguments for 'module|{sub.decode()}' command")
     if sub == b"help":
