@@ -214,9 +214,16 @@ class Acl:
     def context(c: Client) -> str:
         return "multi" if c.multi is not None or c.in_exec else "toplevel"
 
-    def log_denial(self, c: Client, denial: AclDenial, argv: list[bytes], context: str) -> None:
-        """Record a refused request in ACL LOG (context: toplevel, multi, lua)."""
-        self.log_event(c, denial.reason_name, context, denial.object(argv), c.user.name, denial.command)
+    def log_denial(self, c: Client, denial: AclDenial, argv: list[bytes], context: str,
+                   running: str | None = None) -> None:
+        """Record a refused request in ACL LOG.
+
+        ``context`` is "toplevel", "multi" or "lua"; ``running`` is the command the
+        client info shows as ``cmd=`` (the refused one by default; EXEC for a queued
+        command refused at EXEC, the EVAL/FCALL for a script's redis.call).
+        """
+        self.log_event(c, denial.reason_name, context, denial.object(argv), c.user.name,
+                       running or denial.command)
 
     def log_event(self, c: Client, reason: str, context: str, obj: bytes, username: bytes,
                   running: str | None = None) -> None:
@@ -429,8 +436,8 @@ class Acl:
                 try:
                     self.apply(user, word.encode("utf-8", "surrogateescape"))
                 except RuleError as exc:
-                    raise StartupError(f"Error loading ACL rule '{word}' for the user named '{words[0]}': {exc}") \
-                        from None
+                    raise StartupError(f"Error loading ACL rule '{shown_rule(word)}' for the user named "
+                                       f"'{words[0]}': {exc}") from None
             user.update()
             if not user.enabled:
                 log.info("The user '%s' is disabled (there is no 'on' modifier in the user description). "
@@ -473,9 +480,14 @@ def validate_declared_user(words: list[str]) -> str | None:
         try:
             user.apply(op, False)
         except RuleError as exc:
-            if str(exc) != "Unknown command or category name in ACL":
-                return f"Error in user declaration '{op.decode('utf-8', 'surrogateescape')}': {exc}"
+            if str(exc) != UNKNOWN:
+                return f"Error in user declaration '{shown_rule(op.decode('utf-8', 'surrogateescape'))}': {exc}"
     return None
+
+
+def shown_rule(rule: str) -> str:
+    """A rule as error messages in the log show it: never a clear-text password."""
+    return rule[0] + "(redacted)" if rule[:1] in (">", "<") else rule
 
 
 def duplicate_user_error(name: str) -> str:

@@ -5,7 +5,9 @@ Queuing happens in the dispatcher (``dispatch.process_command``): while
 gating) and appended instead of run; a command rejected while queuing sets
 ``client.multi_error`` and EXEC then answers EXECABORT.
 
-EXEC runs the queue through ``dispatch.call`` — which neither commits the
+EXEC checks every queued command against the user's ACL again (the rules, or
+the user, may have changed since it was queued), then runs it through
+``dispatch.call`` — which neither commits the
 write-ahead log nor serves blocked clients — so everything the transaction
 propagates is committed as ONE frame by the dispatcher after EXEC returns,
 and clients blocked on keys the transaction filled are served only after
@@ -119,7 +121,7 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
             if c.user.restricted:
                 denial = acl_check(c, cmd, args)
                 if denial is not None:
-                    server.acl.log_denial(c, denial, args, "multi")
+                    server.acl.log_denial(c, denial, args, "multi", "exec")
                     encode(out, ErrorReply(denial.exec_message()), c.resp3)
                     continue
             result = call(c, cmd, args)

@@ -87,7 +87,10 @@ def log_entries(reply: Reply, proto: int) -> list[dict[bytes, Reply]]:
         assert age[0] == ("double" if proto == 3 else "bulk") and 0 <= float(age[1]) < 60, age
         info = entry.pop(b"client-info")[1]
         assert info.startswith(b"id=") and b" user=" in info and b" cmd=" in info, info
-        entry[b"client-user"] = ("bulk", re.search(rb" user=(\S*)", info).group(1))  # type: ignore[union-attr]
+        for field in (b"user", b"cmd"):
+            found = re.search(rb" " + field + rb"=(\S*)", info)
+            assert found is not None, info
+            entry[b"client-" + field] = ("bulk", found.group(1))
         entries.append(entry)
     return entries
 
