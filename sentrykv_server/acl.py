@@ -50,6 +50,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("sentrykv.acl")
 
 _REASONS = {DENIED_CMD: "command", DENIED_KEY: "key", DENIED_CHANNEL: "channel"}
+_EXEC_REASONS = {
+    DENIED_CMD: "no permission to execute the command or subcommand",
+    DENIED_KEY: "no permission to touch the specified keys",
+    DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+}
+_SCRIPT_REASONS = {
+    DENIED_CMD: "can't run this command or subcommand",
+    DENIED_KEY: "can't access at least one of the keys mentioned in the command arguments",
+    DENIED_CHANNEL: "can't publish to the channel mentioned in the command",
+}
 _GROUPING_MS = 60000
 
 
@@ -79,22 +89,12 @@ class AclDenial:
 
     def exec_message(self) -> str:
         """The error EXEC puts in place of a queued command the user may no longer run."""
-        reason = {
-            DENIED_CMD: "no permission to execute the command or subcommand",
-            DENIED_KEY: "no permission to touch the specified keys",
-            DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
-        }[self.reason]
         return ("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC "
-                f"call. This command is no longer allowed for the following reason: {reason}")
+                f"call. This command is no longer allowed for the following reason: {_EXEC_REASONS[self.reason]}")
 
     def script_message(self) -> str:
         """redis.call's error text (Redis 7.0 scriptCall), without an error code."""
-        what = {
-            DENIED_CMD: "can't run this command or subcommand",
-            DENIED_KEY: "can't access at least one of the keys mentioned in the command arguments",
-            DENIED_CHANNEL: "can't publish to the channel mentioned in the command",
-        }[self.reason]
-        return f"The user executing the script {what}"
+        return f"The user executing the script {_SCRIPT_REASONS[self.reason]}"
 
     def dryrun_message(self, argv: list[bytes]) -> bytes:
         """ACL DRYRUN's reply for a refused request (``argv`` starts at the command)."""

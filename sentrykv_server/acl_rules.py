@@ -80,6 +80,15 @@ def _valid_hash(text: bytes) -> bool:
     return len(text) == 64 and all(48 <= b <= 57 or 97 <= b <= 102 for b in text)
 
 
+# Rules that allow all, or nothing, of one kind: (kind, allowed).
+_ALL_OR_NOTHING = {
+    b"allkeys": ("keys", True), b"~*": ("keys", True), b"resetkeys": ("keys", False),
+    b"allchannels": ("channels", True), b"&*": ("channels", True), b"resetchannels": ("channels", False),
+    b"allcommands": ("commands", True), b"+@all": ("commands", True),
+    b"nocommands": ("commands", False), b"-@all": ("commands", False),
+}
+
+
 class Selector:
     """Permissions for commands, keys and channels (one set of parentheses)."""
 
@@ -115,26 +124,18 @@ class Selector:
         """Redis's ACLSetSelector: one command, key or channel rule."""
         low = _c_string(op).lower()
         t = table()
-        if low in (b"allkeys", b"~*"):
-            self.allkeys = True
-            self.patterns = []
-        elif low == b"resetkeys":
-            self.allkeys = False
-            self.patterns = []
-        elif low in (b"allchannels", b"&*"):
-            self.allchannels = True
-            self.channels = []
-        elif low == b"resetchannels":
-            self.allchannels = False
-            self.channels = []
-        elif low in (b"allcommands", b"+@all"):
-            self.bits = t.all_mask
-            self.future = self.allcommands = True
-            self.firstargs = {}
-        elif low in (b"nocommands", b"-@all"):
-            self.bits = 0
-            self.future = self.allcommands = False
-            self.firstargs = {}
+        everything = _ALL_OR_NOTHING.get(low)
+        if everything is not None:
+            # allkeys / resetkeys, allchannels / resetchannels: the flag, and no list.
+            what, on = everything
+            if what == "keys":
+                self.allkeys, self.patterns = on, []
+            elif what == "channels":
+                self.allchannels, self.channels = on, []
+            else:
+                self.bits = t.all_mask if on else 0
+                self.future = self.allcommands = on
+                self.firstargs = {}
         elif op[:1] in (b"~", b"%"):
             self._add_key_pattern(op)
         elif op[:1] == b"&":
@@ -376,6 +377,21 @@ def _c_string(data: bytes) -> bytes:
 
 
 _FLAG_ORDER = ("on", "off", "nopass", "skip-sanitize-payload", "sanitize-payload")
+# Rules that set one flag and clear its opposite.
+_EXCLUSIVE_FLAGS = {
+    b"on": ("on", "off"), b"off": ("off", "on"),
+    b"skip-sanitize-payload": ("skip-sanitize-payload", "sanitize-payload"),
+    b"sanitize-payload": ("sanitize-payload", "skip-sanitize-payload"),
+}
+
+
+def _password_hash(op: bytes) -> str:
+    """The hash a password rule names: ``>pw``/``<pw`` hash the text, ``#h``/``!h`` give it."""
+    if op[:1] in (b">", b"<"):
+        return hash_password(op[1:])
+    if not _valid_hash(op[1:]):
+        raise RuleError(BAD_HASH)
+    return op[1:].decode()
 
 
 class User:
@@ -426,18 +442,11 @@ class User:
         if not op:
             return
         low = _c_string(op).lower()
-        if low == b"on":
-            self.flags.discard("off")
-            self.flags.add("on")
-        elif low == b"off":
-            self.flags.discard("on")
-            self.flags.add("off")
-        elif low == b"skip-sanitize-payload":
-            self.flags.discard("sanitize-payload")
-            self.flags.add("skip-sanitize-payload")
-        elif low == b"sanitize-payload":
-            self.flags.discard("skip-sanitize-payload")
-            self.flags.add("sanitize-payload")
+        exclusive = _EXCLUSIVE_FLAGS.get(low)
+        if exclusive is not None:
+            flag, other = exclusive
+            self.flags.discard(other)
+            self.flags.add(flag)
         elif low == b"nopass":
             self.flags.add("nopass")
             self.passwords = []
@@ -445,22 +454,12 @@ class User:
             self.flags.discard("nopass")
             self.passwords = []
         elif op[:1] in (b">", b"#"):
-            if op[:1] == b">":
-                hashed = hash_password(op[1:])
-            elif not _valid_hash(op[1:]):
-                raise RuleError(BAD_HASH)
-            else:
-                hashed = op[1:].decode()
+            hashed = _password_hash(op)
             if hashed not in self.passwords:
                 self.passwords.append(hashed)
             self.flags.discard("nopass")
         elif op[:1] in (b"<", b"!"):
-            if op[:1] == b"<":
-                hashed = hash_password(op[1:])
-            elif not _valid_hash(op[1:]):
-                raise RuleError(BAD_HASH)
-            else:
-                hashed = op[1:].decode()
+            hashed = _password_hash(op)
             if hashed not in self.passwords:
                 raise RuleError(NO_SUCH_PASSWORD)
             self.passwords.remove(hashed)
@@ -537,7 +536,3 @@ def new_default_user(allchannels_default: bool) -> User:
         user.apply(op, allchannels_default)
     user.update()
     return user
-
-
-def category_of(name: str) -> int | None:
-    return CATEGORY_INDEX.get(name.lower())

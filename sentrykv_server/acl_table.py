@@ -207,9 +207,6 @@ class AclTable:
             mask |= 1 << e.id
         return mask
 
-    def category_names(self, entry: AclCommand) -> list[str]:
-        return [CATEGORIES[i] for i in range(len(CATEGORIES)) if entry.categories >> i & 1]
-
 
 @lru_cache(maxsize=1)
 def _built() -> AclTable:

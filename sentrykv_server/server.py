@@ -307,13 +307,15 @@ class Server:
 
             unwatch_all(client)
 
-    def feed_monitors(self, client: Client, argv: list[bytes], cmd: Command) -> None:
+    def feed_monitors(self, client: Client, argv: list[bytes], cmd: Command | None = None) -> None:
         """MONITOR: every command but the administrative ones (Redis hides those, e.g.
         ACL SETUSER and CONFIG SET, whose arguments may hold secrets)."""
         from sentrykv_server.acl_table import table
         from sentrykv_server.protocol.reply import encode
 
-        entry = table().resolve(cmd.name, argv)
+        if cmd is None:
+            cmd = self.find_command(argv[0])
+        entry = table().resolve(cmd.name, argv) if cmd is not None else None
         if entry is not None and "admin" in entry.flags:
             return
         now = time.time()
