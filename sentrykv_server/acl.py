@@ -112,10 +112,11 @@ def check(subject: Client | User, cmd: Command | AclCommand, argv: list[bytes]) 
     every path: the dispatcher, EXEC, ACL DRYRUN and scripts' ``redis.call`` /
     ``redis.acl_check_cmd``.  It does not log: see :meth:`Acl.log_denial`.
     """
-    user = subject if isinstance(subject, User) else subject.user
+    # type() rather than isinstance(): this runs for every request of a restricted user.
+    user = subject if type(subject) is User else subject.user  # type: ignore[union-attr]
     if not user.restricted:
         return None
-    entry = cmd if isinstance(cmd, AclCommand) else acl_entry(cmd, argv)
+    entry = cmd if type(cmd) is AclCommand else acl_entry(cmd, argv)  # type: ignore[arg-type]
     return check_entry(user, entry, argv)
 
 
@@ -202,7 +203,7 @@ class Acl:
         return False
 
     # -- permission checks ---------------------------------------------------------------
-    def check_client(self, c: Client, cmd: Command, argv: list[bytes]) -> str | None:
+    def check_client(self, c: Client, cmd: Command | AclCommand, argv: list[bytes]) -> str | None:
         """The dispatcher's check: the -NOPERM error (and an ACL LOG entry), or None."""
         denial = check(c, cmd, argv)
         if denial is None:

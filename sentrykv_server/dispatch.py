@@ -106,7 +106,7 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
     if c.multi is not None and NO_MULTI in cmd.flags:
         return NOT_IN_MULTI
     if c.user.restricted:
-        error = server.acl.check_client(c, cmd, argv)
+        error = server.acl.check_client(c, entry, argv)
         if error is not None:
             return error
     if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):

@@ -319,3 +319,26 @@ def test_slowlog_and_monitor_hide_secrets(pair: AclPair) -> None:
         entries = side.admin().call("SLOWLOG", "GET", "20")
         assert b"topsecret" not in repr(entries).encode(), side.name
     pair.same("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+
+
+def test_rule_changes_reach_connected_clients_at_once(pair: AclPair) -> None:
+    """A client of the default user is on the fast path until the default user gets a
+    restriction; a pipelined request after the change is already checked."""
+    mine, theirs = pair.connect()
+    pair.same("ACL", "SETUSER", "default", "-get")
+    for conn in (mine, theirs):
+        conn.send("GET", "k")
+        conn.send("SET", "k", "v")
+    assert (mine.read(), mine.read()) == (theirs.read(), theirs.read())
+    for conn in (mine, theirs):  # the client lifts its own restriction in a pipeline
+        conn.send("ACL", "SETUSER", "default", "+get")
+        conn.send("GET", "k")
+    assert (mine.read(), mine.read()) == (theirs.read(), theirs.read()) == (("status", b"OK"), ("bulk", b"v"))
+    pair.same("ACL", "SETUSER", "alice", "on", ">pw", "-@all", "+acl", "~*")
+    mine, theirs = pair.connect("alice")
+    assert mine.call("GET", "k") == theirs.call("GET", "k")
+    pair.same("ACL", "SETUSER", "alice", "+@all", "&*")
+    assert mine.call("GET", "k") == theirs.call("GET", "k") == ("bulk", b"v")
+    for conn in (mine, theirs):
+        assert conn.call("RESET") == ("status", b"RESET")
+    assert mine.call("ACL", "WHOAMI") == theirs.call("ACL", "WHOAMI") == ("bulk", b"default")
