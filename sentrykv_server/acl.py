@@ -120,6 +120,20 @@ def check(subject: Client | User, cmd: Command | AclCommand, argv: list[bytes]) 
     return check_entry(user, entry, argv)
 
 
+def unrestricted_key_access(c: Client, name: str, argv: list[bytes]) -> bool:
+    """ACLUserCheckCmdWithUnrestrictedKeyAccess for reading: may the client run this
+    request *and* read any key at all?  SORT's BY and GET patterns name keys that only
+    the data decides, so Redis allows them only then (``allkeys`` or ``%R~*``).  A client
+    with no user (WAL replay) may do anything, as Redis's internal clients."""
+    user: User | None = getattr(c, "user", None)
+    if user is None or not user.restricted:
+        return True
+    entry = table().top[name]
+    cache: list[list[tuple[int, int]] | None] = [None]
+    return any(selector.check(entry, argv, cache)[0] == OK and selector.reads_every_key()
+               for selector in user.selectors)
+
+
 def acl_entry(cmd: Command, argv: list[bytes]) -> AclCommand:
     """The ACL table entry a registered command runs as with these arguments."""
     t = table()

@@ -340,6 +340,10 @@ class Selector:
                     return DENIED_CHANNEL, pos
         return OK, 0
 
+    def reads_every_key(self) -> bool:
+        """ACLSelectorHasUnrestrictedKeyAccess for reading: allkeys, or a ``*`` read pattern."""
+        return self.allkeys or any(p == b"*" and perm & READ for p, perm in self.patterns)
+
     def key_allowed(self, key: bytes, need: int) -> bool:
         if self.allkeys:
             return True

@@ -357,24 +357,12 @@ def _bitfield_keys(argv: list[bytes]) -> KeyList:
     return [(1, READ if readonly else READ | WRITE)]
 
 
-_SORT_SKIP = {b"limit": 2, b"get": 1, b"by": 1}
-
-
 def _sort_keys(argv: list[bytes]) -> KeyList:
-    keys = [(1, READ)]
-    store = None
-    i = 2
-    while i < len(argv):
-        arg = argv[i].lower()
-        skip = _SORT_SKIP.get(arg)
-        if skip is not None:
-            i += skip
-        elif arg == b"store" and i + 1 < len(argv):
-            store = i + 1  # the last STORE wins, as SORT itself decides
-        i += 1
-    if store is not None:
-        keys.append((store, WRITE))
-    return keys
+    """sortGetKeys: the sorted key is read, the last STORE destination written."""
+    from sentrykv_server.commands.sort import sort_keys
+
+    first, *store = sort_keys(argv)
+    return [(first, READ)] + [(pos, WRITE) for pos in store]
 
 
 def _migrate_keys(argv: list[bytes]) -> KeyList:

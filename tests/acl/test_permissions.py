@@ -17,6 +17,8 @@ USERS = [
     "bob on >pw +@all -@dangerous ~* resetchannels &news (+get ~other* &other)",
     "carol on >pw -@all +@pubsub +ping resetchannels &chat &room.* ~*",
     "dave on >pw -@all +multi +exec +discard +watch +get +set +incr +publish ~k* &*",
+    "sorter on >pw +@all ~l* %W~dst*",
+    "wide on >pw +@all ~l* %R~* (%W~dst* +sort)",
 ]
 
 SCRIPTS = {
@@ -63,6 +65,24 @@ SCRIPTS = {
         PUBLISH other x
         PUBLISH elsewhere x
         SUBSCRIBE news other elsewhere
+    """,
+    "sorter": """
+        RPUSH l1 3 1 2
+        SORT l1
+        SORT l1 BY nosort
+        SORT l1 BY w_*
+        SORT l1 GET #
+        SORT l1 GET w_* BY nosort
+        SORT_RO l1 BY w_*
+        SORT l1 LIMIT x y BY w_*
+        SORT l1 STORE dst1
+        SORT l1 STORE other
+    """,
+    "wide": """
+        SORT l1 BY w_* GET #
+        SORT_RO l1 BY w_*
+        SORT l1 BY w_* STORE dst1
+        SORT l1 BY w_* STORE l2
     """,
     "carol": """
         PUBLISH chat hi
