@@ -132,6 +132,7 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
         Directive("hz", "int", "10", minimum=1, maximum=500),
         Directive("slowlog-log-slower-than", "int", "10000", minimum=-1, maximum=_BIG),
+        Directive("busy-reply-threshold", "int", "5000", minimum=0, maximum=_BIG),
         Directive("slowlog-max-len", "int", "128", minimum=0, maximum=_BIG),
         Directive("latency-monitor-threshold", "int", "0", minimum=0, maximum=_BIG),
         Directive("client-output-buffer-limit", "string",
@@ -170,6 +171,7 @@ ALIASES = {
     "slave-serve-stale-data": "replica-serve-stale-data",
     "slave-priority": "replica-priority",
     "autockpt": "checkpoint-interval-ms",
+    "lua-time-limit": "busy-reply-threshold",
 }
 
 

@@ -188,6 +188,8 @@ class Keyspace:
         # mutate).  Whole-database operations replace the dict objects instead of mutating
         # them, which leaves the checkpoint's references intact.
         self.cow: ChangeHook | None = None
+        # Set by persistence.rdb.transfer.load_directory: the function libraries to export.
+        self.function_codes: list[bytes] = []
 
     def touched(self, db: Database, key: bytes) -> None:
         """A key changed: break WATCHes on it (Redis's signalModifiedKey).
