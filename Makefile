@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 6379
 DATA   ?= ./data
 
-.PHONY: run test test-fast lint bench bench-full redis-tools clean fuzz fuzz-coverage
+.PHONY: run test test-fast lint bench bench-full redis-tools netns-tools clean fuzz fuzz-coverage
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,19 @@ redis-tools:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; \
 	fi
 
+## netns-tools: iproute2, so the protected-mode test can put a client in another network
+## namespace (needs root; without it the test uses a local non-loopback address)
+netns-tools:
+	@if ! command -v ip >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null \
+			|| echo "iproute2 could not be installed: the protected-mode test falls back to a local address"; \
+	fi
+
 ## test: the whole suite (integration, crash, corruption, differential against redis-server)
-test: $(VENV)/.installed-test redis-tools
+test: $(VENV)/.installed-test redis-tools netns-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: $(VENV)/.installed-test redis-tools
+test-fast: $(VENV)/.installed-test redis-tools netns-tools
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-test

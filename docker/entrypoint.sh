@@ -10,6 +10,9 @@
 #   SENTRYKV_PASSWORD       adds --requirepass "$SENTRYKV_PASSWORD"
 #   SENTRYKV_PASSWORD_FILE  same, read from a file (docker/compose secrets); wins over the above
 #   SENTRYKV_PORT           adds --port "$SENTRYKV_PORT" (the health check uses it too)
+#
+# Like the redis image, protected mode is off unless the command line or the config file
+# sets protected-mode (see below).
 set -eu
 
 # Options or a config file alone mean "run the server with these".
@@ -32,6 +35,23 @@ if [ "${1:-}" = "sentrykv-server" ]; then
         password="$(cat "$SENTRYKV_PASSWORD_FILE")"
     elif [ -n "${SENTRYKV_PASSWORD:-}" ]; then
         password="$SENTRYKV_PASSWORD"
+    fi
+    # As in the official redis image (built with protected mode off): a container's port is
+    # reachable only where it is published, and protected mode would refuse every client
+    # from outside the container while the default user has no password.  So it is off
+    # unless the command line or the config file (the argument after sentrykv-server) sets it.
+    protected_mode_given=""
+    for arg in "$@"; do
+        if [ "$arg" = "--protected-mode" ]; then
+            protected_mode_given=yes
+        fi
+    done
+    if [ -z "$protected_mode_given" ] && [ "${2:-}" != "" ] && [ "${2#-}" = "$2" ] && [ -r "$2" ] \
+        && grep -Eiq '^[[:space:]]*protected-mode[[:space:]]' "$2"; then
+        protected_mode_given=yes
+    fi
+    if [ -z "$protected_mode_given" ]; then
+        set -- "$@" --protected-mode no
     fi
     # Options given later on the command line override the config file, so these always apply.
     if [ -n "$password" ]; then

@@ -154,7 +154,11 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("appendfilename", "string", "appendonly.aof", mutable=False),
         Directive("appenddirname", "string", "appendonlydir", mutable=False),
         Directive("enable-protected-configs", "enum", "no", mutable=False, choices=("no", "yes", "local")),
-        Directive("enable-debug-command", "enum", "yes", mutable=False, choices=("no", "yes", "local")),
+        Directive("enable-debug-command", "enum", "no", mutable=False, choices=("no", "yes", "local")),
+        Directive("enable-module-command", "enum", "no", mutable=False, choices=("no", "yes", "local")),
+        Directive("aclfile", "path", "", mutable=False),
+        Directive("acllog-max-len", "int", "128", minimum=0, maximum=_BIG),
+        Directive("acl-pubsub-default", "enum", "resetchannels", choices=("allchannels", "resetchannels")),
         # Redis accepts 0..INT_MAX and runs (and reports) it clamped to 1..500.
         Directive("hz", "int", "10", minimum=0, maximum=_INT_MAX, clamp=(1, 500)),
         Directive("slowlog-log-slower-than", "int", "10000", minimum=-1, maximum=_BIG),
@@ -167,7 +171,7 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("dbfilename", "path", "dump.rdb", protected=True),
         Directive("save", "string", ""),
         Directive("daemonize", "bool", "no", mutable=False),
-        Directive("protected-mode", "bool", "no"),
+        Directive("protected-mode", "bool", "yes"),
         Directive("tcp-keepalive", "int", "300", minimum=0, maximum=_INT_MAX),
         Directive("tcp-backlog", "int", "511", mutable=False, minimum=0, maximum=_BIG),
         # SentryKV's own persistence directives.
@@ -236,6 +240,11 @@ class Config:
         self._values: dict[str, Any] = {}
         self.config_file: str | None = None
         self.listeners: dict[str, list[Callable[[Any], None]]] = {}
+        # ``user`` directives (each: name, rules...) and ``rename-command`` pairs, in order.
+        self.acl_users: list[list[str]] = []
+        self.renamed_commands: list[tuple[str, str]] = []
+        # CONFIG REWRITE asks this for the current ``user`` lines (the ACL sets it).
+        self.user_lines: Callable[[], list[str]] | None = None
         for d in DIRECTIVES.values():
             self._values[d.name] = d.default_value()
 
@@ -293,10 +302,31 @@ class Config:
         """Apply directives from a file or the command line (no mutability checks)."""
         for name, raw in pairs:
             canon = self.canonical(name)
+            if canon in WORD_DIRECTIVES:
+                self._load_words(canon, shlex.split(raw))
+                continue
             d = DIRECTIVES.get(canon)
             if d is None:
                 raise ConfigError(name, f"Bad directive or wrong number of arguments: '{name}'")
             self._values[canon] = d.convert(raw)
+
+    def _load_words(self, name: str, words: list[str]) -> None:
+        """``user <name> <rules...>`` and ``rename-command <command> <new-name>``."""
+        if name == "rename-command":
+            if len(words) != 2:
+                raise ConfigError(name, "Bad directive or wrong number of arguments")
+            self.renamed_commands.append((words[0], words[1]))
+            return
+        if not words:
+            raise ConfigError(name, "Bad directive or wrong number of arguments")
+        from sentrykv_server.acl import duplicate_user_error, validate_declared_user
+
+        if any(declared[0] == words[0] for declared in self.acl_users):
+            raise ConfigError(name, duplicate_user_error(words[0]))
+        error = validate_declared_user(words)
+        if error is not None:
+            raise ConfigError(name, error)
+        self.acl_users.append(words)
 
     def set_many(self, pairs: list[tuple[str, str]]) -> None:
         """CONFIG SET: validate every pair first, then apply all (all-or-nothing)."""
@@ -338,18 +368,25 @@ class Config:
         if not self.config_file:
             raise ConfigError("", "The server is running without a config file")
         try:
-            with open(self.config_file, encoding="utf-8") as fh:
+            with open(self.config_file, encoding="utf-8", errors="surrogateescape") as fh:
                 lines = fh.read().splitlines()
         except OSError as exc:
             raise ConfigError("", f"Rewriting config file: {exc.strerror}") from None
         written: set[str] = set()
         out: list[str] = []
+        users = self.user_lines() if self.user_lines is not None else None
         for line in lines:
             words = _split_line(line)
             if not words:
                 out.append(line)
                 continue
             canon = self.canonical(words[0])
+            if canon == "user" and users is not None:
+                # The users as they are now take the declared ones' places, in order;
+                # any left over are appended below, as Redis does.
+                if users:
+                    out.append(users.pop(0))
+                continue
             if canon in DIRECTIVES:
                 if canon in written:
                     continue
@@ -362,8 +399,10 @@ class Config:
                 continue
             if self._values[name] != d.default_value():
                 out.append(f"{name} {_quote(self.show(name))}")
+        if users:
+            out.extend(users)
         tmp = self.config_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write("\n".join(out) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -405,8 +444,17 @@ def parse_config_text(text: str, origin: str = "config") -> list[tuple[str, str]
                 words.append("")
             else:
                 raise ConfigError(words[0], f"{origin}:{lineno}: wrong number of arguments for '{words[0]}'")
-        pairs.append((words[0], " ".join(words[1:])))
+        pairs.append((words[0], _join(words[0], words[1:])))
     return pairs
+
+
+# Directives whose arguments are kept as separate words (ACL rules may hold spaces once
+# quoted, and a renamed command may be ""); they may appear several times.
+WORD_DIRECTIVES = ("user", "rename-command")
+
+
+def _join(name: str, values: list[str]) -> str:
+    return shlex.join(values) if name.lower() in WORD_DIRECTIVES else " ".join(values)
 
 
 def parse_argv(argv: list[str]) -> tuple[str | None, list[tuple[str, str]]]:
@@ -429,7 +477,7 @@ def parse_argv(argv: list[str]) -> tuple[str | None, list[tuple[str, str]]]:
             i += 1
         if not values and name.lower() not in ("save", "requirepass"):
             raise ConfigError(name, f"Missing value for --{name}")
-        pairs.append((name, " ".join(values)))
+        pairs.append((name, _join(name, values)))
     return config_file, pairs
 
 

@@ -25,15 +25,15 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import NOAUTH, CommandError, unknown_command
-from sentrykv_server.commands.registry import (
-    ALLOW_BUSY,
-    LOOKUP,
-    NO_MULTI,
-    SKIP_MONITOR,
-    Command,
-    lookup,
+from sentrykv_server.acl_table import AclCommand, table
+from sentrykv_server.commands.errors import (
+    NOAUTH,
+    CommandError,
+    unknown_command,
+    unknown_subcommand,
 )
+from sentrykv_server.commands.registry import ALLOW_BUSY, NO_MULTI, SKIP_MONITOR, Command
+from sentrykv_server.protection import protected_command_error
 from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
 
 if TYPE_CHECKING:
@@ -55,9 +55,10 @@ NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
 
 def process_command(c: Client, argv: list[bytes]) -> None:
     """Look up, check and run one client command, appending its reply to ``c.out``."""
-    cmd = LOOKUP.get(argv[0])
+    server = c.server
+    cmd = server.lookup_table.get(argv[0])
     if cmd is None:
-        cmd = lookup(argv[0])
+        cmd = server.find_command(argv[0])
         if cmd is None:
             reject(c, argv, unknown_command(argv))
             return
@@ -67,23 +68,16 @@ def process_command(c: Client, argv: list[bytes]) -> None:
         reject(c, argv, f"ERR wrong number of arguments for '{cmd.name}' command")
         return
     special = c.special or c.multi is not None or c.channels or c.patterns
-    if special or c.server.gated:
+    if special or server.gated:
         error = check_command(c, cmd, argv)
         if error is not None:
             reject(c, argv, error)
             return
         if c.multi is not None and cmd.name not in MULTI_IMMEDIATE:
-            from sentrykv_server.commands.introspection import subcommand_error
-
-            error = subcommand_error(cmd, argv)
-            if error is not None:
-                reject(c, argv, error)
-                return
             c.multi.append((cmd, argv))
             if c.reply_mode == "on":
                 c.out += QUEUED_BYTES
             return
-        server = c.server
         if server.busy_script is not None:
             # Served from inside a slow script: the script's own ops are still open, so
             # no frame is committed and nobody blocked is served until it ends.
@@ -100,25 +94,51 @@ def process_command(c: Client, argv: list[bytes]) -> None:
 def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
     """processCommand's refusals, in Redis's order; the error text, or None to go on.
 
-    Redis's order: authentication, MULTI-forbidden commands, (ACL, OOM), the
-    disk-error gate (MISCONF), (read-only replica), RESP2 subscribed context,
-    (loading), busy script.  Parenthesised gates belong to features that add
-    themselves here.
+    Redis's order: a container's subcommand must exist and get its arity, the
+    protected commands (enable-debug-command ...), authentication,
+    MULTI-forbidden commands, ACL, (OOM), the disk-error gate (MISCONF),
+    (read-only replica), RESP2 subscribed context, (loading), busy script.
+    Parenthesised gates belong to features that add themselves here.
     """
     server = c.server
-    if not c.authenticated and not cmd.no_auth:
+    entry = table().top[cmd.name]
+    if entry.subcommands and len(argv) > 1:
+        error = _subcommand_error(entry, argv)
+        if error is not None:
+            return error
+        entry = entry.subcommands[argv[1].decode("latin-1").lower()]
+    if entry.protected is not None:
+        error = protected_command_error(c, entry.protected)
+        if error is not None:
+            return error
+    if not c.authenticated and not cmd.no_auth and server.acl.auth_required:
         return NOAUTH
     if c.multi is not None and NO_MULTI in cmd.flags:
         return NOT_IN_MULTI
+    if c.user.restricted:
+        error = server.acl.check_client(c, entry, argv)
+        if error is not None:
+            return error
     if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):
         return server.write_error
     if (c.channels or c.patterns or c.shard_channels) and not c.resp3 and cmd.name not in SUBSCRIBED_OK:
         return (
-            f"ERR Can't execute '{full_name(cmd, argv)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+            f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
             "PING / QUIT / RESET are allowed in this context"
         )
     if server.busy_script is not None and not allowed_while_busy(cmd, argv):
         return busy_error(server.busy_script.eval_mode)
+    return None
+
+
+def _subcommand_error(entry: AclCommand, argv: list[bytes]) -> str | None:
+    """commandCheckExistence / commandCheckArity for a container's subcommand."""
+    sub = entry.subcommands.get(argv[1].decode("latin-1").lower())
+    if sub is None:
+        return unknown_subcommand(argv[1], argv[0]).message
+    arity = sub.arity
+    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+        return f"ERR wrong number of arguments for '{sub.name}' command"
     return None
 
 
@@ -167,7 +187,7 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> Any:
     if elapsed >= server.slowlog_threshold_us >= 0:
         server.slowlog.record(c, argv, elapsed)
     if server.monitors and SKIP_MONITOR not in cmd.flags:
-        server.feed_monitors(c, argv)
+        server.feed_monitors(c, argv, cmd)
     c.last_cmd = cmd
     return result
 
@@ -234,14 +254,3 @@ def internal_error(cmd: Command, argv: list[bytes], exc: Exception) -> CommandEr
     log.error("error executing %r", argv[:2], exc_info=exc)
     cmd.failed_calls += 1
     return CommandError(f"ERR internal error executing '{cmd.name}': {type(exc).__name__}")
-
-
-def full_name(cmd: Command, argv: list[bytes]) -> str:
-    """Redis names a container's subcommand as ``client|id`` in error messages."""
-    if len(argv) > 1:
-        from sentrykv_server.commands.introspection import _published_info
-
-        sub = argv[1].decode("utf-8", "replace").lower()
-        if sub in _published_info().get(cmd.name, {}).get("subcommands", {}):
-            return f"{cmd.name}|{sub}"
-    return cmd.name

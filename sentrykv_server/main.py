@@ -84,4 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     config.on_change("loglevel", lambda level: logging.getLogger().setLevel(_LEVELS.get(level, logging.INFO)))
     from sentrykv_server.server import run
 
-    sys.exit(run(config))
+    try:
+        code = run(config)
+    except ConfigError as exc:  # a directive only checkable once the command table exists
+        print(f"\n*** FATAL CONFIG FILE ERROR ***\n{exc.reason}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code)

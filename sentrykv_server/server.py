@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server import REDIS_COMPAT_VERSION, __version__
-from sentrykv_server.commands.registry import total_calls
+from sentrykv_server.commands.registry import COMMANDS, LOOKUP, Command, total_calls
 from sentrykv_server.config import Config, ConfigError
 from sentrykv_server.stats import SlowLog, Stats
 from sentrykv_server.store.expire import active_expire_cycle
@@ -41,6 +41,27 @@ class OutputLimit:
 
     def __init__(self, hard: int, soft: int, soft_seconds: int) -> None:
         self.hard, self.soft, self.soft_seconds = hard, soft, soft_seconds
+
+
+def command_tables(renames: list[tuple[str, str]]) -> tuple[dict[bytes, Command], dict[str, Command]]:
+    """``rename-command old new`` (new "" removes the command) applied to copies of the
+    registry's lookup tables; without renames the registry's own tables are used."""
+    if not renames:
+        return LOOKUP, COMMANDS
+    names = dict(COMMANDS)
+    for old, new in renames:
+        cmd = names.pop(old.lower(), None)
+        if cmd is None:
+            raise ConfigError("rename-command", "No such command in rename-command")
+        if new:
+            if new.lower() in names:
+                raise ConfigError("rename-command", "Target command name already exists")
+            names[new.lower()] = cmd
+    table: dict[bytes, Command] = {}
+    for name, cmd in names.items():
+        raw = name.encode("utf-8", "surrogateescape")
+        table[raw] = table[raw.upper()] = cmd
+    return table, names
 
 
 def parse_output_limits(text: str) -> dict[str, OutputLimit]:
@@ -124,6 +145,12 @@ class Server:
         self.metrics: Any = None  # sentrykv_server.metrics.Metrics with --metrics-port
         self.run_id = os.urandom(20).hex()
         self.port = config.port
+        from sentrykv_server.acl import Acl
+
+        self.acl = Acl(self)
+        config.user_lines = self.acl.config_lines
+        # The dispatch tables: the registry's, unless rename-command changed names.
+        self.lookup_table, self.command_names = command_tables(config.renamed_commands)
         self._install_config_hooks()
 
     # -- configuration hooks -------------------------------------------------------------
@@ -299,9 +326,17 @@ class Server:
 
             unwatch_all(client)
 
-    def feed_monitors(self, client: Client, argv: list[bytes]) -> None:
+    def feed_monitors(self, client: Client, argv: list[bytes], cmd: Command | None = None) -> None:
+        """MONITOR: every command but the administrative ones (Redis hides those, e.g.
+        ACL SETUSER and CONFIG SET, whose arguments may hold secrets)."""
+        from sentrykv_server.acl_table import table
         from sentrykv_server.protocol.reply import encode
 
+        if cmd is None:
+            cmd = self.find_command(argv[0])
+        entry = table().resolve(cmd.name, argv) if cmd is not None else None
+        if entry is not None and "admin" in entry.flags:
+            return
         now = time.time()
         words = " ".join('"' + _monitor_escape(a) + '"' for a in argv)
         line = f"{now:.6f} [{client.db.id} {client.addr}] {words}"
@@ -313,10 +348,24 @@ class Server:
             mon.push(bytes(out))
 
     # -- lifecycle -----------------------------------------------------------------------
+    def find_command(self, name: bytes) -> Command | None:
+        """The command a client means by ``name`` (any letter case, renames applied)."""
+        cmd = self.lookup_table.get(name)
+        if cmd is None:
+            cmd = self.command_names.get(name.decode("latin-1").lower())
+        return cmd
+
     async def serve(self) -> int:
         self.loop = asyncio.get_running_loop()
         self.shutdown_requested = asyncio.Event()
         config = self.config
+        from sentrykv_server.acl import StartupError
+
+        try:
+            self.acl.load_at_startup()
+        except StartupError as exc:
+            log.critical("%s", exc)
+            raise SystemExit(1) from None
         directory = os.path.abspath(config.dir)
         os.makedirs(directory, exist_ok=True)
         self.recover(directory)

@@ -13,6 +13,7 @@ FAMILIES = (
     "hashes", "lists", "sets", "zsets", "transactions", "pubsub_cmds", "blocking_cmds",
     "persistence_cmds", "dump_restore", "migrate", "bitops", "hyperloglog", "geo", "sort",
     "streams", "stream_groups", "stream_xgroup", "stream_info", "scripting_cmds",
+    "acl_cmds",
 )
 
 

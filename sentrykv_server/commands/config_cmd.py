@@ -80,4 +80,4 @@ def config_cmd(c: Client, argv: list[bytes]) -> Any:
         return _HELP
     if sub in (b"resetstat", b"rewrite", b"help"):
         raise CommandError(f"ERR wrong number of arguments for 'config|{sub.decode()}' command")
-    raise unknown_subcommand(argv[1], "CONFIG")
+    raise unknown_subcommand(argv[1], argv[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -46,34 +45,29 @@ def quit_cmd(c: Client, argv: list[bytes]) -> Any:
     return "OK"
 
 
-def _check_password(c: Client, user: bytes | None, password: bytes) -> bool:
-    required = c.server.config.requirepass
-    if user is not None and user != b"default":
-        return False
-    if not required:
-        # With no password set, "default" accepts anything (like Redis's nopass user)...
-        return user is not None or False
-    return hmac.compare_digest(password, required.encode())
+_NO_DEFAULT_PASSWORD = ("ERR AUTH <password> called without any password configured for the default user. "
+                        "Are you sure your configuration is correct?")
+REDACTED = b"(redacted)"
 
 
 @command("auth", -2, "no_auth fast allow_busy", group="connection")
 def auth_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Authenticate the connection."""
+    """Authenticate the connection (as ``default``, or as the named ACL user)."""
     if len(argv) > 3:
         raise syntax_error()
-    required = c.server.config.requirepass
-    if len(argv) == 2 and not required:
-        raise CommandError(
-            "ERR AUTH <password> called without any password configured for the default user. "
-            "Are you sure your configuration is correct?"
-        )
-    user = argv[1] if len(argv) == 3 else None
-    password = argv[-1]
-    ok = (user in (None, b"default")) and (not required or hmac.compare_digest(password, required.encode()))
-    if not ok:
+    acl = c.server.acl
+    request = list(argv)
+    # SLOWLOG and MONITOR show the arguments as "(redacted)", as in Redis.
+    for i in range(1, len(argv)):
+        argv[i] = REDACTED
+    if len(request) == 2:
+        if acl.default.nopass:
+            raise CommandError(_NO_DEFAULT_PASSWORD)
+        user, password = b"default", request[1]
+    else:
+        user, password = request[1], request[2]
+    if not acl.authenticate(c, user, password, request[0]):
         raise CommandError(WRONGPASS)
-    c.authenticated = True
-    c.refresh()
     return "OK"
 
 
@@ -102,34 +96,30 @@ def hello_cmd(c: Client, argv: list[bytes]) -> Any:
         i = 2
         if proto not in (2, 3):
             raise CommandError("NOPROTO unsupported protocol version")
-    name: bytes | None = None
-    auth: tuple[bytes, bytes] | None = None
-    while i < len(argv):
-        opt = argv[i].lower()
-        if opt == b"auth" and i + 2 < len(argv):
-            auth = (argv[i + 1], argv[i + 2])
+    # Options take effect in order, as in Redis: AUTH switches the user at once (even if
+    # a later option is refused), SETNAME names the connection even before NOAUTH.
+    n = len(argv)
+    request = list(argv)
+    while i < n:
+        opt = request[i].lower()
+        more = n - 1 - i
+        if opt == b"auth" and more >= 2:
+            argv[i + 1] = argv[i + 2] = REDACTED
+            if not c.server.acl.authenticate(c, request[i + 1], request[i + 2], request[0]):
+                raise CommandError(WRONGPASS)
             i += 3
-        elif opt == b"setname" and i + 1 < len(argv):
-            name = argv[i + 1]
+        elif opt == b"setname" and more >= 1:
+            _validate_name(request[i + 1])
+            c.name = request[i + 1]
             i += 2
         else:
-            raise CommandError(f"ERR Syntax error in HELLO option '{c_text(argv[i])}'")
-    if auth is not None:
-        user, password = auth
-        required = c.server.config.requirepass
-        if user != b"default" or (required and not hmac.compare_digest(password, required.encode())):
-            raise CommandError(WRONGPASS)
-        c.authenticated = True
-        c.refresh()
+            raise CommandError(f"ERR Syntax error in HELLO option '{c_text(request[i])}'")
     if not c.authenticated:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
             "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
             "select the RESP protocol version at the same time"
         )
-    if name is not None:
-        _validate_name(name)
-        c.name = name
     if proto is not None:
         c.resp3 = proto == 3
     return server_info_map(c)
@@ -162,7 +152,8 @@ def reset_cmd(c: Client, argv: list[bytes]) -> Any:
     c.name = b""
     c.reply_mode = "on"
     c.no_evict = False
-    c.authenticated = not c.server.config.requirepass
+    default = c.user = c.server.acl.default
+    c.authenticated = default.nopass and default.enabled
     c.refresh()
     return "RESET"
 
@@ -211,7 +202,7 @@ def client_line(c: Client, now: float, running: str | None = None) -> str:
         f"age={int(now - c.created)} idle={max(0, c.server.unixtime - c.last_seen)} flags={c.flags_text} "
         f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} multi={multi} "
         f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={len(c.out)} oll={len(c.held)} "
-        f"omem={c.held_bytes} tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={3 if c.resp3 else 2} "
+        f"omem={c.held_bytes} tot-mem=0 events=r cmd={cmd} user={c.user.name.decode('utf-8', 'replace')} redir=-1 resp={3 if c.resp3 else 2} "
         f"lib-name={c.lib_name.decode('utf-8', 'replace')} lib-ver={c.lib_ver.decode('utf-8', 'replace')}"
     )
 
@@ -374,7 +365,10 @@ def _client_kill(c: Client, argv: list[bytes]) -> Any:
             else:
                 raise CommandError(f"ERR Unknown client type '{c_text(val)}'")
         elif opt == b"user":
-            chosen = [x for x in chosen if val == b"default"]
+            user = server.acl.users.get(val)
+            if user is None:
+                raise CommandError(f"ERR No such user '{val.decode('utf-8', 'replace')}'")
+            chosen = [x for x in chosen if x.user is user]
         elif opt == b"skipme":
             low = val.lower()
             if low not in (b"yes", b"no"):

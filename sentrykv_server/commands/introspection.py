@@ -39,22 +39,6 @@ def _published_info() -> dict[str, Any]:
     return info
 
 
-def subcommand_error(cmd: Command, argv: list[bytes]) -> str | None:
-    """Redis's processCommand checks on a container command's subcommand (unknown name,
-    wrong arity), which reject it before MULTI queues it; None when it is fine."""
-    subs = _published_info().get(cmd.name, {}).get("subcommands")
-    if not subs or len(argv) < 2:
-        return None
-    name = argv[1].decode("utf-8", "replace").lower()
-    if name not in subs:
-        shown = argv[1].split(b"\0", 1)[0][:128].decode("utf-8", "replace")  # a C string in Redis
-        return f"ERR unknown subcommand '{shown}'. Try {cmd.name.upper()} HELP."
-    arity = subs[name]["arity"]
-    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
-        return f"ERR wrong number of arguments for '{cmd.name}|{name}' command"
-    return None
-
-
 def _published_entry(cmd: Command) -> dict[str, Any] | None:
     table = _published_info()
     if cmd.parent is None:
@@ -122,14 +106,15 @@ def command_info(cmd: Command) -> list[Any]:
     ]
 
 
-def _info_by_name(name: bytes) -> list[Any] | None:
-    cmd = _find(name)
+def _info_by_name(name: bytes, names: dict[str, Command]) -> list[Any] | None:
+    cmd = _find(name, names)
     if cmd is not None:
         return command_info(cmd)
     parent, _, child = name.decode("utf-8", "replace").lower().partition("|")
-    sub = _published_info().get(parent, {}).get("subcommands", {}).get(child)
-    if child and parent in COMMANDS and sub is not None:
-        return _published_reply(f"{parent}|{child}", sub)
+    owner = names.get(parent)
+    sub = _published_info().get(owner.name, {}).get("subcommands", {}).get(child) if owner else None
+    if child and sub is not None and owner is not None:
+        return _published_reply(f"{owner.name}|{child}", sub)
     return None
 
 
@@ -213,12 +198,12 @@ def command_cmd(c: Client, argv: list[bytes]) -> Any:
     if sub == b"info":
         if len(argv) == 2:
             return [command_info(cmd) for cmd in COMMANDS.values()]
-        return [_info_by_name(name) for name in argv[2:]]
+        return [_info_by_name(name, c.server.command_names) for name in argv[2:]]
     if sub == b"docs":
         names = argv[2:] or [n.encode() for n in COMMANDS]
         out: dict[bytes, Any] = {}
         for name in names:
-            cmd = _find(name)
+            cmd = _find(name, c.server.command_names)
             if cmd is not None:
                 out[cmd.full_name.encode()] = command_docs(cmd)
         return out
@@ -241,13 +226,14 @@ def command_cmd(c: Client, argv: list[bytes]) -> Any:
     raise unknown_subcommand(argv[1], "COMMAND")
 
 
-def _find(name: bytes) -> Command | None:
+def _find(name: bytes, names: dict[str, Command]) -> Command | None:
+    """A command by the name clients use (``names``: the server's table, renames applied)."""
     text = name.decode("utf-8", "replace").lower()
     if "|" in text:
         parent, _, child = text.partition("|")
-        owner = COMMANDS.get(parent)
+        owner = names.get(parent)
         return owner.subcommands.get(child) if owner else None
-    return COMMANDS.get(text)
+    return names.get(text)
 
 
 def _list(argv: list[bytes]) -> Any:

@@ -14,6 +14,7 @@ from sentrykv_server.commands.errors import (
     unknown_subcommand,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.protection import protected_command_error
 from sentrykv_server.protocol.reply import NO_REPLY
 from sentrykv_server.shutdown import interruptible_sleep
 from sentrykv_server.store.redis_digest import dataset_digest_hex, value_digest_hex
@@ -135,6 +136,11 @@ def monitor_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("debug", -2, "admin noscript loading stale", group="server")
 def debug_cmd(c: Client, argv: list[bytes]) -> Any:
     """Debugging helpers: DIGEST, DIGEST-VALUE, SLEEP, JMAP-free subset."""
+    # The dispatcher refuses DEBUG first for clients on the checked path; this covers the
+    # others (protection.py: enable-debug-command).
+    refusal = protected_command_error(c, "enable-debug-command")
+    if refusal is not None:
+        raise CommandError(refusal)
     sub = argv[1].lower()
     ks = c.server.keyspace
     if sub == b"digest" and len(argv) == 2:
@@ -177,6 +183,38 @@ def _strtod_prefix(raw: bytes) -> float:
         return float(m.group()) if m else 0.0
     except ValueError:
         return 0.0
+
+
+_MODULE_HELP = [
+    "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "LIST", "    Return a list of loaded modules.",
+    "LOAD <path> [<arg> ...]", "    Load a module library from <path>, passing to it any optional arguments.",
+    "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+    "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+    "UNLOAD <name>", "    Unload a module.",
+    "HELP", "    Prints this help.",
+]
+
+
+@command("module", -2, "", group="server", since="4.0.0")
+def module_cmd(c: Client, argv: list[bytes]) -> Any:
+    """Modules: SentryKV has none and cannot load any (Redis's replies for that case)."""
+    sub = argv[1].lower()
+    arity = {b"help": 2, b"list": 2, b"load": -3, b"loadex": -3, b"unload": 3}.get(sub)
+    if arity is None:
+        raise unknown_subcommand(argv[1], argv[0])
+    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+        raise CommandError(f"ERR wrong number of arguments for 'module|{sub.decode()}' command")
+    if sub == b"help":
+        return _MODULE_HELP
+    if sub == b"list":
+        return []
+    refusal = protected_command_error(c, "enable-module-command")
+    if refusal is not None:
+        raise CommandError(refusal)
+    if sub == b"unload":
+        raise CommandError("ERR Error unloading module: no such module with that name")
+    raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
 _FUNCTION_SUBS = frozenset({b"delete", b"dump", b"flush", b"help", b"kill", b"list", b"load", b"restore", b"stats"})

@@ -30,6 +30,7 @@ import re
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.acl import unrestricted_key_access
 from sentrykv_server.commands.containers import will_modify
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error, wrong_type
 from sentrykv_server.commands.registry import command
@@ -149,8 +150,11 @@ class _Request:
         self.gets: list[bytes] = []
 
 
-def _parse(argv: list[bytes], readonly: bool) -> _Request:
+def _parse(c: Client, argv: list[bytes], readonly: bool) -> _Request:
     req = _Request()
+    # BY and GET patterns read keys the ACL check could not see: Redis allows them only
+    # to a user that may read every key.
+    full_access = unrestricted_key_access(c, "sort_ro" if readonly else "sort", argv)
     j, n = 2, len(argv)
     while j < n:
         left = n - j - 1
@@ -172,8 +176,12 @@ def _parse(argv: list[bytes], readonly: bool) -> _Request:
             req.by = argv[j + 1]
             if b"*" not in _ctext(req.by):
                 req.dontsort = True
+            elif not full_access:
+                raise CommandError("ERR BY option of SORT denied due to insufficient ACL permissions.")
             j += 1
         elif opt == b"get" and left >= 1:
+            if not full_access:
+                raise CommandError("ERR GET option of SORT denied due to insufficient ACL permissions.")
             req.gets.append(argv[j + 1])
             j += 1
         else:
@@ -194,7 +202,7 @@ def _window(req: _Request, length: int) -> tuple[int, int]:
 
 
 def sort_generic(c: Client, argv: list[bytes], readonly: bool) -> Any:
-    req = _parse(argv, readonly)
+    req = _parse(c, argv, readonly)
     db = c.db
     key = argv[1]
     value = db.lookup_read(key)

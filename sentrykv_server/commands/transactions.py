@@ -5,7 +5,9 @@ Queuing happens in the dispatcher (``dispatch.process_command``): while
 gating) and appended instead of run; a command rejected while queuing sets
 ``client.multi_error`` and EXEC then answers EXECABORT.
 
-EXEC runs the queue through ``dispatch.call`` — which neither commits the
+EXEC checks every queued command against the user's ACL again (the rules, or
+the user, may have changed since it was queued), then runs it through
+``dispatch.call`` — which neither commits the
 write-ahead log nor serves blocked clients — so everything the transaction
 propagates is committed as ONE frame by the dispatcher after EXEC returns,
 and clients blocked on keys the transaction filled are served only after
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.acl import check as acl_check
 from sentrykv_server.commands.errors import CommandError
 from sentrykv_server.commands.registry import command
 from sentrykv_server.dispatch import call
@@ -113,6 +116,14 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
     c.in_exec = c.deny_blocking = True
     try:
         for cmd, args in queue:
+            # Permissions may have changed since the command was queued (and AUTH in the
+            # transaction may have changed the user): check again, as Redis does.
+            if c.user.restricted:
+                denial = acl_check(c, cmd, args)
+                if denial is not None:
+                    server.acl.log_denial(c, denial, args, "multi", "exec")
+                    encode(out, ErrorReply(denial.exec_message()), c.resp3)
+                    continue
             result = call(c, cmd, args)
             if type(result) is CommandError:
                 result = ErrorReply(result.message)

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, cast
 import hiredis
 
 from sentrykv_server.commands.errors import CommandError
-from sentrykv_server.commands.registry import LOOKUP, SKIP_MONITOR, Command
+from sentrykv_server.commands.registry import SKIP_MONITOR, Command
 from sentrykv_server.dispatch import internal_error, process_command
+from sentrykv_server.protection import DENIED, refuses_connection
 from sentrykv_server.protocol import input_guard
 from sentrykv_server.protocol.framing import check_partial, find_inline_start
 from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
@@ -72,14 +73,18 @@ class Client(asyncio.Protocol):
         self.queued = False  # on the server's flush list for this loop pass
         self.closing = False
         self.close_after_reply = False
-        self.authenticated = not server.config.requirepass
+        # Every connection starts as the default user; it counts as authenticated when that
+        # user needs no password (Redis's clientSetDefaultAuth).
+        user = self.user = server.acl.default
+        self.authenticated = user.nopass and user.enabled
         # True when execute() must take the slow path (see refresh()).
-        self.special = not self.authenticated
+        self.special = not self.authenticated or user.restricted
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
         self.addr = "?"
         self.laddr = "?"
+        self.peer_ip = ""
         self.created = time.time()
         self.last_seen = server.unixtime
         self.last_cmd: Command | None = None
@@ -146,9 +151,15 @@ class Client(asyncio.Protocol):
         sock = transport.get_extra_info("sockname")
         self.addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "?")
         self.laddr = f"{sock[0]}:{sock[1]}" if isinstance(sock, tuple) else str(sock or "?")
+        self.peer_ip = str(peer[0]) if isinstance(peer, tuple) else ""
         server = self.server
+        refusal = None
         if len(server.clients) >= server.config.maxclients:
-            transport.write(b"-ERR max number of clients reached\r\n")
+            refusal = b"-ERR max number of clients reached\r\n"
+        elif refuses_connection(server, self.peer_ip):
+            refusal = DENIED
+        if refusal is not None:
+            transport.write(refusal)
             server.stats.rejected_connections += 1
             self.closing = True
             transport.close()
@@ -235,7 +246,7 @@ class Client(asyncio.Protocol):
         out = self.out
         server = self.server
         blocking = server.blocking
-        lookup_get = LOOKUP.get
+        lookup_get = server.lookup_table.get
         perf = _perf_ns
         completed = False
         while self.blocked is None and not self.closing:
@@ -309,7 +320,7 @@ class Client(asyncio.Protocol):
             if elapsed >= server.slowlog_threshold_us >= 0:
                 server.slowlog.record(self, request, elapsed)
             if server.monitors and SKIP_MONITOR not in cmd.flags:
-                server.feed_monitors(self, request)
+                server.feed_monitors(self, request, cmd)
             self.last_cmd = cmd
             if server.ops:
                 server.commit_ops(self)
@@ -473,8 +484,13 @@ class Client(asyncio.Protocol):
         process_command(self, argv)
 
     def refresh(self) -> None:
-        """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
-        self.special = not self.authenticated or self.reply_mode != "on" or bool(self.shard_channels)
+        """Recompute ``special`` after AUTH, HELLO, RESET, CLIENT REPLY or an ACL change.
+
+        A client whose user has any restriction takes the checked path, so the ACL
+        check never runs for clients of an unrestricted user (the default one).
+        """
+        self.special = (not self.authenticated or self.user.restricted or self.reply_mode != "on"
+                        or bool(self.shard_channels))
         self.guarded = not self.authenticated or bool(self.held_in)
 
     # -- output --------------------------------------------------------------------------

@@ -16,10 +16,10 @@ command answers at once instead of waiting.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.acl import check as acl_check
 from sentrykv_server.commands.registry import LOOKUP, Command, lookup
 from sentrykv_server.dispatch import call
 from sentrykv_server.protocol.connection import Client
@@ -102,28 +102,22 @@ def resolve(argv: list[bytes]) -> tuple[Command, int, frozenset[str]] | None:
 
 def acl_permits(caller: Client, argv: list[bytes]) -> bool:
     """redis.acl_check_cmd: may the calling user run this command with these arguments?
-
-    The ACL system (``sentrykv_server/acl.py``) plugs in here; without ACL rules
-    every command is permitted for the default user, as in Redis.
-    """
-    return acl_error(caller, argv) is None
+    (Nothing is logged: Redis's acl_check_cmd only asks.)"""
+    found = resolve(argv)
+    return found is not None and acl_check(caller, found[0], argv) is None
 
 
-# THE place where the ACL check of ``redis.call`` goes (scriptVerifyACL): set to a
-# function (caller, argv) -> reason or None by the ACL system.  Until ACL rules exist
-# every command is permitted, which is Redis's behaviour for the default user.
-ACL_CHECK: Callable[[Client, list[bytes]], str | None] | None = None
-
-
-def acl_error(caller: Client, argv: list[bytes]) -> bytes | None:
-    """scriptVerifyACL: Redis words a refusal "The user executing the script <reason>"."""
-    check = ACL_CHECK
-    if check is None:
+def acl_error(ctx: RunCtx, cmd: Command, argv: list[bytes]) -> bytes | None:
+    """scriptVerifyACL: the caller's user must be allowed the command, its keys and
+    channels; a refusal is logged (context "lua") and worded "The user executing the
+    script ..."."""
+    caller = ctx.caller
+    denial = acl_check(caller, cmd, argv)
+    if denial is None:
         return None
-    problem = check(caller, argv)
-    if problem is None:
-        return None
-    return b"The user executing the script " + problem.encode()
+    running = ctx.command[0].decode("latin-1").lower() if ctx.command else None
+    caller.server.acl.log_denial(caller, denial, argv, "lua", running)
+    return denial.script_message().encode()
 
 
 class _Entry:
@@ -169,8 +163,10 @@ def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
         raise Refused(ARITY)
     if entry.noscript:
         raise Refused(NOT_ALLOWED)
-    if ACL_CHECK is not None:
-        denied = acl_error(ctx.caller, argv)
+    client = ctx.client
+    user = client.user = ctx.caller.user  # commands run as the caller's user (SORT BY ...)
+    if user.restricted:
+        denied = acl_error(ctx, entry.cmd, argv)
         if denied is not None:
             raise Refused(denied)
     if entry.write:
@@ -183,4 +179,4 @@ def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
             ctx.write_dirty = True
     elif ctx.read_only and entry.refused_read_only:
         raise Refused(READ_ONLY)
-    return call(ctx.client, entry.cmd, argv)
+    return call(client, entry.cmd, argv)

@@ -94,6 +94,25 @@ def test_options_alone_run_the_server(runs: list[ImageRun], tmp_path: Path) -> N
     assert redis.Redis(port=run.port).config_get("appendfsync") == {"appendfsync": "no"}
 
 
+def test_protected_mode_is_off_in_the_image_unless_configured(runs: list[ImageRun], tmp_path: Path) -> None:
+    """As in the redis image: no protected mode by default, but an explicit setting wins."""
+    def protected(cmd: list[str] | None, where: Path) -> str:
+        where.mkdir()
+        run = launch(runs, where, cmd=cmd)
+        value = redis.Redis(port=run.port).config_get("protected-mode")["protected-mode"]
+        run.stop()
+        return str(value)
+
+    assert protected(None, tmp_path / "default") == "no"
+    default_cmd = ImageRun(final_stage(), tmp_path).cmd
+    assert protected([*default_cmd, "--protected-mode", "yes"], tmp_path / "option") == "yes"
+    conf = tmp_path / "protected.conf"
+    conf.write_text(f"bind 127.0.0.1\ndir {tmp_path}\nprotected-mode yes\n")
+    assert protected(["sentrykv-server", str(conf)], tmp_path / "file") == "yes"
+    conf.write_text(f"bind 127.0.0.1\ndir {tmp_path}\n")
+    assert protected(["sentrykv-server", str(conf)], tmp_path / "plain-file") == "no"
+
+
 def test_other_commands_run_as_given(tmp_path: Path) -> None:
     run = ImageRun(final_stage(), tmp_path, cmd=["sentrykv-cli", "--version"])
     result = subprocess.run(run.argv(), env=run.env, capture_output=True, text=True, timeout=30)

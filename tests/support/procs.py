@@ -55,18 +55,28 @@ class ServerProcess:
     """A SentryKV server subprocess; ``restart()`` keeps the data dir and port."""
 
     def __init__(self, data_dir: str | None = None, args: list[str] | None = None,
-                 port: int | None = None, env: dict[str, str] | None = None) -> None:
+                 port: int | None = None, env: dict[str, str] | None = None,
+                 config_file: str | None = None, password: str | None = None) -> None:
         self.own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="sentrykv-test-")
         self.args = list(args or [])
+        # A config file goes first on the command line (options after it override it);
+        # ``password`` is what the readiness probe authenticates with, if not --requirepass.
+        self.config_file = config_file
+        self.password = password
         self.port = port or free_port()
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(self.dir, "server.log")
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "sentrykv_server", "--port", str(self.port),
-                "--bind", "127.0.0.1", "--dir", self.dir, *self.args]
+        # DEBUG is off by default (enable-debug-command no, as in Redis); the suite uses it,
+        # as Redis's own test suite does.
+        return [sys.executable, "-m", "sentrykv_server", *self._file(), "--port", str(self.port),
+                "--bind", "127.0.0.1", "--dir", self.dir, "--enable-debug-command", "yes", *self.args]
+
+    def _file(self) -> list[str]:
+        return [self.config_file] if self.config_file else []
 
     def start(self, wait: bool = True) -> ServerProcess:
         env = dict(os.environ)
@@ -77,7 +87,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
                                      env=env, cwd=self.dir)
         if wait:
-            password = None
+            password = self.password
             if "--requirepass" in self.args:
                 password = self.args[self.args.index("--requirepass") + 1]
             wait_ready(self.port, self.proc, password=password)
@@ -131,5 +141,6 @@ class RedisProcess(ServerProcess):
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("redis-server is not installed: run `make redis-tools` (it is the test oracle)")
-        return [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                "--save", "", "--appendonly", "no", "--daemonize", "no", *self.args]
+        return [exe, *self._file(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "no", "--daemonize", "no", "--enable-debug-command", "yes",
+                *self.args]
