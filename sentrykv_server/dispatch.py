@@ -65,6 +65,10 @@ def process_command(c: Client, argv: list[bytes]) -> None:
         if error is not None:
             reject(c, argv, error)
             return
+        pause = c.server.pause
+        if pause.kind and pause.covers(c, cmd, argv):  # CLIENT PAUSE: wait for the end
+            pause.postpone(c, argv)
+            return
         if c.multi is not None and cmd.name not in MULTI_IMMEDIATE:
             c.multi.append((cmd, argv))
             if c.reply_mode == "on":
@@ -82,16 +86,21 @@ def process_command(c: Client, argv: list[bytes]) -> None:
 def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
     """processCommand's refusals, in Redis's order; the error text, or None to go on.
 
-    Redis's order: authentication, MULTI-forbidden commands, (ACL, OOM), the
-    disk-error gate (MISCONF), (read-only replica), RESP2 subscribed context,
-    (loading, busy script).  Parenthesised gates belong to features that add
-    themselves here.
+    Redis's order: authentication, MULTI-forbidden commands, (ACL), maxmemory
+    (eviction first, then OOM), the disk-error gate (MISCONF), (read-only
+    replica), RESP2 subscribed context, (loading, busy script).  Parenthesised
+    gates belong to features that add themselves here.  A CLIENT PAUSE is
+    applied after all of them (see :func:`process_command`).
     """
     server = c.server
     if not c.authenticated and not cmd.no_auth:
         return NOAUTH
     if c.multi is not None and NO_MULTI in cmd.flags:
         return NOT_IN_MULTI
+    if server.evictor.near:
+        oom = server.evictor.check(c, cmd)
+        if oom is not None:
+            return oom
     if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):
         return server.write_error
     if (c.channels or c.patterns or c.shard_channels) and not c.resp3 and cmd.name not in SUBSCRIBED_OK:
