@@ -185,6 +185,12 @@ class Evictor:
             self.exceeded_total += time.monotonic() - self.exceeded_since
             self.exceeded_since = None
 
+    def reset_stats(self) -> None:
+        """CONFIG RESETSTAT: the time spent above maxmemory starts again from zero."""
+        self.exceeded_total = 0.0
+        if self.exceeded_since is not None:
+            self.exceeded_since = time.monotonic()
+
     def exceeded_ms(self) -> tuple[int, int]:
         """(total, current) time spent above maxmemory, in milliseconds."""
         current = time.monotonic() - self.exceeded_since if self.exceeded_since is not None else 0.0

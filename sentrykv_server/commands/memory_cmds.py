@@ -62,7 +62,8 @@ _OBJECT_HELP = [
     "HELP",
     "    Prints this help.",
 ]
-_OBJECT_SUBS = (b"encoding", b"refcount", b"idletime", b"freq")
+# Redis 7.0's arities of the OBJECT subcommands.
+_OBJECT_ARITY = {b"encoding": 3, b"refcount": 3, b"idletime": 3, b"freq": 3, b"help": 2}
 
 
 def shared_integer(server: Server, value: Any) -> bool:
@@ -79,12 +80,13 @@ def shared_integer(server: Server, value: Any) -> bool:
 def object_cmd(c: Client, argv: list[bytes]) -> Any:
     """Inspect the internals of a key's value (without counting as an access)."""
     sub = argv[1].lower()
-    if sub == b"help" and len(argv) == 2:
-        return _OBJECT_HELP
-    if sub not in _OBJECT_SUBS or len(argv) != 3:
-        if sub in _OBJECT_SUBS:
-            raise CommandError(f"ERR wrong number of arguments for 'object|{sub.decode()}' command")
+    arity = _OBJECT_ARITY.get(sub)
+    if arity is None:
         raise unknown_subcommand(argv[1], "OBJECT")
+    if len(argv) != arity:
+        raise CommandError(f"ERR wrong number of arguments for 'object|{sub.decode()}' command")
+    if sub == b"help":
+        return _OBJECT_HELP
     db = c.db
     value = db.peek(argv[2])
     if value is None:
