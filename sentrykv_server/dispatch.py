@@ -52,8 +52,10 @@ def process_command(c: Client, argv: list[bytes]) -> None:
     if cmd is None:
         cmd = lookup(argv[0])
         if cmd is None:
+            c.last_cmd = None
             reject(c, argv, unknown_command(argv))
             return
+    c.last_cmd = cmd  # Redis names the command in CLIENT LIST even if it is queued or refused
     n = len(argv)
     arity = cmd.arity
     if (arity > 0 and n != arity) or n < -arity:

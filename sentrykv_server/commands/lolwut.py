@@ -28,29 +28,27 @@ from sentrykv_server.protocol.reply import Verbatim
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
 
-# Braille dot bits of the 2x4 pixels of one character cell, by (x, y).
-_DOTS = {(0, 0): 0x01, (0, 1): 0x02, (0, 2): 0x04, (1, 0): 0x08,
-         (1, 1): 0x10, (1, 2): 0x20, (0, 3): 0x40, (1, 3): 0x80}
+# Braille dot bit of each pixel of a 2x4 character cell, by (x, y).
+_DOTS = {(0, 0): 0, (0, 1): 1, (0, 2): 2, (1, 0): 3, (1, 1): 4, (1, 2): 5, (0, 3): 6, (1, 3): 7}
+_BRAILLE = {code: chr(0x2800 + code) for code in range(256)}
 
 
 class Canvas:
-    """A monochrome pixel grid rendered as Braille text."""
+    """A monochrome pixel grid (one byte per pixel) rendered as Braille text."""
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self.pixels = bytearray(width * height)
 
-    def dot(self, x: int, y: int) -> None:
-        if 0 <= x < self.width and 0 <= y < self.height:
-            self.pixels[y * self.width + x] = 1
-
     def line(self, x0: int, y0: int, x1: int, y1: int) -> None:
-        """Bresenham's line."""
+        """Bresenham's line, clipped to the canvas."""
+        width, height, pixels = self.width, self.height, self.pixels
         dx, dy = abs(x1 - x0), -abs(y1 - y0)
         sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
         err = dx + dy
         while True:
-            self.dot(x0, y0)
+            if 0 <= x0 < width and 0 <= y0 < height:
+                pixels[y0 * width + x0] = 1
             if x0 == x1 and y0 == y1:
                 return
             e2 = 2 * err
@@ -62,35 +60,45 @@ class Canvas:
                 y0 += sy
 
     def render(self) -> str:
-        rows = []
+        """Each band of 4 pixel rows becomes one text row.  A pixel byte is 0 or 1, so
+        shifting a whole row slice (as one big integer) by the dot's bit number sets that
+        bit in every cell at once; the sum of the eight shifted slices is the cells' codes."""
+        width = self.width + (self.width & 1)
+        rows = [self.pixels[y * self.width:(y + 1) * self.width] + b"\0" * (width - self.width)
+                for y in range(self.height)]
+        blank = bytes(width)
+        cells = width // 2
+        out = []
         for top in range(0, self.height, 4):
-            chars = []
-            for left in range(0, self.width, 2):
-                bits = 0
-                for (dx, dy), bit in _DOTS.items():
-                    x, y = left + dx, top + dy
-                    if x < self.width and y < self.height and self.pixels[y * self.width + x]:
-                        bits |= bit
-                chars.append(chr(0x2800 + bits))
-            rows.append("".join(chars))
-        return "\n".join(rows)
+            band = [rows[top + i] if top + i < self.height else blank for i in range(4)]
+            code = 0
+            for (dx, dy), bit in _DOTS.items():
+                code |= int.from_bytes(band[dy][dx::2], "big") << bit
+            out.append(code.to_bytes(cells, "big").decode("latin-1").translate(_BRAILLE))
+        return "\n".join(out)
 
 
 def schotter(columns: int, per_row: int, per_column: int) -> str:
-    """Squares on a grid, rotated and shifted more the lower their row."""
+    """Squares on a grid, rotated and shifted more the lower their row.
+
+    The canvas has Redis's proportions (``columns`` characters of 2 pixels, a
+    2-pixel margin, square cells), so the reply has as many lines as Redis's.
+    """
     width = columns * 2
-    side = max(1, width // (per_row + 2))
-    canvas = Canvas(width, side * (per_column + 2))
+    margin = 2 if width > 4 else 0
+    side = (width - 2 * margin) / per_row
+    canvas = Canvas(width, int(side * per_column + 2 * margin))
+    half = side / 2
     for row in range(per_column):
         disorder = row / max(1, per_column - 1)
         for col in range(per_row):
-            cx = (col + 1.5) * side + random.uniform(-1, 1) * disorder * side / 3
-            cy = (row + 1.5) * side + random.uniform(-1, 1) * disorder * side / 3
+            cx = margin + (col + 0.5) * side + random.uniform(-1, 1) * disorder * side / 4
+            cy = margin + (row + 0.5) * side + random.uniform(-1, 1) * disorder * side / 4
             angle = random.uniform(-1, 1) * disorder * math.pi / 4
             corners = []
             for k in range(4):
                 a = angle + math.pi / 4 + k * math.pi / 2
-                r = side / math.sqrt(2)
+                r = half * math.sqrt(2) * 0.9
                 corners.append((round(cx + r * math.cos(a)), round(cy + r * math.sin(a))))
             for k in range(4):
                 (x0, y0), (x1, y1) = corners[k], corners[(k + 1) % 4]
@@ -136,10 +144,11 @@ def lolwut_cmd(c: Client, argv: list[bytes]) -> Any:
     if (major == "5" and not rest.startswith("9")) or (major == "4" and rest.startswith("9")):
         art = schotter(_clamped(args, 1, 66, 1, 1000), _clamped(args, 2, 8, 1, 200),
                        _clamped(args, 3, 12, 1, 200))
-        text = f"{art}\nAfter Georg Nees, Schotter (1968). Redis ver. {REDIS_COMPAT_VERSION}\n"
+        text = f"{art}\n\nAfter Georg Nees, Schotter (1968). Redis ver. {REDIS_COMPAT_VERSION}\n"
     elif (major == "6" and not rest.startswith("9")) or (major == "5" and rest.startswith("9")):
         art = skyline(_clamped(args, 1, 80, 1, 1000), _clamped(args, 2, 20, 1, 1000))
-        text = f"{art}\nA city that never sleeps, for LOLWUT 6. Redis ver. {REDIS_COMPAT_VERSION}\n"
+        text = (f"{art}\nA city that never sleeps, drawn for LOLWUT 6.\n"
+                f"SentryKV's own picture. Redis ver. {REDIS_COMPAT_VERSION}\n")
     else:
         text = f"Redis ver. {REDIS_COMPAT_VERSION}\n"
     return Verbatim(text.encode())
