@@ -110,14 +110,19 @@ class Directive:
 _BIG = (1 << 63) - 1
 
 
+def _unsigned_memory(text: str) -> int:
+    """memtoull: a size with an optional unit; -1 when it is not one (or negative)."""
+    try:
+        return max(parse_memory(text), -1)
+    except ValueError:
+        return -1
+
+
 def _memory_value(name: str) -> Callable[[str], int]:
     """A memory directive Redis parses with memtoull: no sign, "argument must be a memory value"."""
 
     def parse(raw: str) -> int:
-        try:
-            value = parse_memory(raw)
-        except ValueError:
-            value = -1
+        value = _unsigned_memory(raw)
         if value < 0:
             raise ConfigError(name, "argument must be a memory value")
         return value
@@ -137,10 +142,7 @@ def _memory_or_percent(name: str) -> Callable[[str], str]:
             if int(digits) > 100:
                 raise ConfigError(name, "percentage argument must be less or equal to 100")
             return f"{int(digits)}%"
-        try:
-            value = parse_memory(text)
-        except ValueError:
-            value = -1
+        value = _unsigned_memory(text)
         if value < 0:
             raise ConfigError(name, "argument must be a memory or percent value")
         return str(value)

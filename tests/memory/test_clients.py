@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -10,6 +9,7 @@ import pytest
 import redis
 
 from tests.core.helpers import Pair, RawConn, call, encode_command, raw_client
+from tests.memory.helpers import compare_script, in_parallel
 from tests.support.procs import RedisProcess, ServerProcess
 
 
@@ -86,12 +86,7 @@ KILL_SCRIPT = [
 
 
 def test_client_kill_and_list_errors_match_redis(server: ServerProcess, reference: RedisProcess) -> None:
-    pair = Pair(raw_client(server.port), raw_client(reference.port))
-    try:
-        pair.run(KILL_SCRIPT)
-    finally:
-        pair.mine.close()
-        pair.theirs.close()
+    compare_script(server, reference, KILL_SCRIPT)
 
 
 def test_client_kill_filters(server: ServerProcess) -> None:
@@ -143,11 +138,7 @@ def _while_paused(port: int, mode: str, probes: list[list[str]], pause_ms: int =
             elapsed, reply = _timed(port, *cmd)
             results[i] = (elapsed > pause_ms / 2000, reply)
 
-        threads = [threading.Thread(target=probe, args=(i, cmd)) for i, cmd in enumerate(probes)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
+        in_parallel(probe, list(enumerate(probes)), 10)
         return results
     finally:
         call(admin, "CLIENT", "UNPAUSE")
@@ -165,11 +156,7 @@ def test_client_pause_postpones_like_redis(server: ServerProcess, reference: Red
     def run(port: int) -> None:
         outcome[port] = [waited for waited, _ in _while_paused(port, mode, PROBES)]
 
-    threads = [threading.Thread(target=run, args=(p,)) for p in (server.port, reference.port)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
+    in_parallel(run, [(server.port,), (reference.port,)], 20)
     assert outcome[server.port] == outcome[reference.port]
     assert any(outcome[server.port]) and (mode == "ALL") == all(outcome[server.port])
 

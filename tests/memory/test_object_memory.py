@@ -10,13 +10,13 @@ set of MEMORY STATS / INFO memory fields must be Redis's.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable
 
 import redis
 
 from tests.core.helpers import Pair, call, raw_client
+from tests.memory.helpers import compare_script, in_parallel
 from tests.support.procs import RedisProcess, ServerProcess
 
 OBJECT_SCRIPT = [
@@ -62,11 +62,7 @@ def _on_both(ports: tuple[int, int], scenario: Callable[[redis.Redis], object]) 
         finally:
             c.close()
 
-    threads = [threading.Thread(target=run, args=(i, p)) for i, p in enumerate(ports)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    in_parallel(run, list(enumerate(ports)))
     return results
 
 
@@ -130,12 +126,7 @@ MEMORY_SCRIPT = [
 
 
 def test_memory_errors_and_help_match_redis(server: ServerProcess, reference: RedisProcess) -> None:
-    pair = Pair(raw_client(server.port), raw_client(reference.port))
-    try:
-        pair.run(MEMORY_SCRIPT)
-    finally:
-        pair.mine.close()
-        pair.theirs.close()
+    compare_script(server, reference, MEMORY_SCRIPT)
 
 
 def _usages(c: redis.Redis) -> dict[str, int]:
