@@ -120,14 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keys", type=int, default=100_000, help="key space (-r)")
-    parser.add_argument("--maxmemory", default="0")
+    parser.add_argument("--maxmemory", default="0", help='bytes, or "+N": N above the filled usage')
     parser.add_argument("--policy", default="noeviction")
     parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind)")
     parser.add_argument("--only", help=argparse.SUPPRESS)  # one workload, one timed run
     args = parser.parse_args(argv)
     if args.instructions:
         return count_instructions(args)
-    settings = [("maxmemory", args.maxmemory), ("maxmemory-policy", args.policy)]
+    relative = args.maxmemory.startswith("+")
+    settings = [("maxmemory", "0" if relative else args.maxmemory), ("maxmemory-policy", args.policy)]
     server, client = make_server(settings)
     loads = workloads(args.keys)
     # Fill the key space first so GETs hit and SETs overwrite, as in a warmed cache.
@@ -135,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             for j in range(0, args.keys, 16)]
     for chunk in fill:
         client.data_received(chunk)
+        server.flush_pass()
+    if relative:  # "+N": N bytes above what the filled server uses (the gate is on from here)
+        from sentrykv_server.config import parse_memory
+
+        limit = server.memory.for_eviction() + parse_memory(args.maxmemory[1:])
+        client.data_received(_resp(b"CONFIG", b"SET", b"maxmemory", b"%d" % limit))
         server.flush_pass()
     print(f"maxmemory={args.maxmemory} policy={args.policy} keys={args.keys} rounds={args.rounds}")
     for name, chunks in loads.items():

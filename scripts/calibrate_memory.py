@@ -118,7 +118,8 @@ def _traced_load(name: str, keys: int) -> tuple[int, int]:
 
 def measure_anon(name: str, keys: int) -> int:
     """RssAnon growth for one scenario, in a fresh process (no tracemalloc)."""
-    code = ("import json,sys,gc;sys.path.insert(0,%r);from scripts.calibrate_memory import _load,anon_rss_bytes;"
+    code = ("import json,sys,gc;sys.path.insert(0,%r);from scripts.calibrate_memory import _load;"
+            "from sentrykv_server.memory import anon_rss_bytes;"
             "w,_=_load(%r,%d);gc.collect();"
             "a=anon_rss_bytes();srv,m=_load(%r,%d);gc.collect();print(json.dumps(anon_rss_bytes()-a))"
             % (str(Path(__file__).resolve().parents[1]), name, min(keys, 2000), name, keys))

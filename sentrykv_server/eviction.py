@@ -135,7 +135,7 @@ class Evictor:
         server = self.server
         if not self.maxmemory or server.keyspace.loading or server.paused():
             return EVICT_OK
-        used = server.memory.for_eviction()
+        used = server.memory.for_eviction(refresh=False)
         if used <= self.maxmemory:
             self._exceeded(EVICT_OK)
             return EVICT_OK
@@ -155,9 +155,9 @@ class Evictor:
             if pick is None:
                 break  # nothing left that the policy may evict
             db, key = pick
-            before = db.mem
+            before = db.dataset()
             self.evict(db, key)
-            freed += before - db.mem
+            freed += before - db.dataset()
             evicted += 1
             if evicted % 16 == 0 and time.perf_counter() - start > limit:
                 self.start_timer()

@@ -24,7 +24,7 @@ import os
 import resource
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.store.memory import alloc, getsizeof
+from sentrykv_server.store.memory import BYTES_OBJECT, alloc, getsizeof
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -35,6 +35,8 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # reader, the uvloop transport and socket, the empty sets and lists a Client starts with
 # (measured with tracemalloc and RssAnon over 1000 connections: scripts/calibrate_memory.py).
 CLIENT_FIXED = 5120
+# Database.dataset(): two object headers per key on top of db.mem.
+DATASET_PER_KEY = 2 * BYTES_OBJECT
 # A 24-byte heap entry (deadline, db, key) is a 3-tuple: 64 bytes, plus its list slot.
 HEAP_ENTRY = 72
 
@@ -112,12 +114,16 @@ class Accounting:
     """used_memory and its parts; one per server."""
 
     def __init__(self, server: Server) -> None:
+        from sentrykv_server.commands.keys import CURSORS  # (the command modules are loaded by now)
+
         self.server = server
+        self.cursors = CURSORS
         self.startup = anon_rss_bytes()
         self.peak = self.startup
         self.clients_normal = 0
         self.aof_buffer = 0
         self.ticks = 0
+        self.fixed = self.startup
 
     # -- refreshed by the cron -------------------------------------------------------------
     def cron(self) -> None:
@@ -144,14 +150,30 @@ class Accounting:
         heap = ks.expiry_heap
         if heap:
             total += alloc(getsizeof(heap)) + HEAP_ENTRY * len(heap)
-        from sentrykv_server.commands.keys import CURSORS
+        return total + self.cursors.memory()
 
-        return total + CURSORS.memory()
+    def refresh_fixed(self) -> int:
+        """Recompute the part of used_memory that is not the dataset (O(databases)); the
+        per-command check reads it cached (see :meth:`for_eviction`)."""
+        self.fixed = self.startup + self.keyspace_overhead() + self.clients_normal
+        return self.fixed
 
-    def for_eviction(self) -> int:
-        """used_memory minus what Redis does not count against maxmemory (the log buffer)."""
+    def for_eviction(self, refresh: bool = True) -> int:
+        """used_memory minus what Redis does not count against maxmemory (the log buffer).
+
+        ``refresh=False`` (the check before each command while near the limit) reuses
+        the tables' and clients' figure from the last loop pass: a hash table that grew
+        within the pass counts from the next one.
+        """
+        fixed = self.refresh_fixed() if refresh else self.fixed
         ks = self.server.keyspace
-        return self.startup + ks.dataset_bytes() + self.keyspace_overhead() + self.clients_normal
+        if ks.unsettled:
+            ks.settle()
+        total = fixed
+        for db in ks.dbs:
+            if db.data:
+                total += db.mem + DATASET_PER_KEY * len(db.data)
+        return total
 
     def used(self) -> int:
         used = self.for_eviction() + self.aof_buffer

@@ -72,8 +72,6 @@ class Client(asyncio.Protocol):
         # True when execute() must take the slow path (see refresh()).
         self.special = not self.authenticated
         self.name = b""
-        self.lib_name = b""
-        self.lib_ver = b""
         self.addr = "?"
         self.laddr = "?"
         self.fd = -1
