@@ -74,12 +74,17 @@ class ClientPause:
             self.kind = kind
         if end > self.end:
             self.end = end
-            loop = self.server.loop
-            if loop is not None:
-                if self._timer is not None:
-                    self._timer.cancel()
-                self._timer = loop.call_later(max(0.0, self.end - time.monotonic()), self._expired)
+            self._arm()
         self._apply()
+
+    def _arm(self) -> None:
+        """A timer for the end of the pause (re-armed daily for very long pauses)."""
+        loop = self.server.loop
+        if loop is not None:
+            if self._timer is not None:
+                self._timer.cancel()
+            delay = min(max(0.0, self.end - time.monotonic()), 86400.0)
+            self._timer = loop.call_later(delay, self._expired)
 
     def unpause(self) -> None:
         """End the pause and run every postponed command, oldest first."""
@@ -89,7 +94,7 @@ class ClientPause:
         self.kind = OFF
         self.end = 0.0
         self._apply()
-        from sentrykv_server.dispatch import after_call, process_command
+        from sentrykv_server.dispatch import process_command
 
         waiting, self.waiting = self.waiting, deque()
         server = self.server
@@ -99,16 +104,18 @@ class ClientPause:
                 continue
             client.blocked = None
             process_command(client, state.argv)
-            after_call(client)
             server.schedule_flush(client)
             if server.loop is not None:
                 server.loop.call_soon(client.resume)
 
     def _expired(self) -> None:
         self._timer = None
-        if self.kind != OFF and time.monotonic() >= self.end - 0.0005:
-            self.end = 0.0
+        if self.kind == OFF:
+            return
+        if time.monotonic() >= self.end - 0.0005:
             self.unpause()
+        else:
+            self._arm()
 
     def _apply(self) -> None:
         """Tell the keyspace (expiry) and the dispatcher's gate."""
