@@ -73,6 +73,7 @@ class Evictor:
         # (score, db index, key), ascending: the best candidate is the last one.
         self.pool: list[tuple[int, int, bytes]] = []
         self.near = False
+        self.passes = 0
         self.timer_running = False
         self.next_db = 0
         # INFO total_eviction_exceeded_time / current_eviction_exceeded_time.
@@ -110,10 +111,21 @@ class Evictor:
             self.start_timer()
 
     def refresh(self) -> None:
-        """Re-evaluate :attr:`near` (the dispatcher's gate); cheap: O(databases)."""
+        """Re-evaluate :attr:`near` (the dispatcher's gate); cheap: O(databases).
+
+        Called at the end of every loop pass: if the pass went over the limit (a hash
+        table that doubled, writes that ran before the gate closed), eviction starts from
+        the timer at once instead of waiting for the next command.
+        """
         near = False
         if self.maxmemory:
-            near = self.server.memory.for_eviction() >= self.maxmemory - (self.maxmemory >> 3)
+            # The tables' and clients' part is re-read every 16th pass (or every pass near
+            # the limit); the dataset, which any write moves, every pass.
+            self.passes += 1
+            used = self.server.memory.for_eviction(refresh=self.near or not self.passes & 15)
+            near = used >= self.maxmemory - (self.maxmemory >> 3)
+            if used > self.maxmemory and self.policy != "noeviction":
+                self.start_timer()
         if near != self.near:
             self.near = near
             self.server.refresh_gates()
@@ -276,8 +288,8 @@ class Evictor:
         """A uniformly random live key of ``db`` from its keyring (stale slots are dropped)."""
         ring = db.keyring
         data = db.data
-        if ring is None or len(ring) > 2 * len(data) + 1024:
-            ring = db.keyring = list(data)
+        if ring is None or len(ring) > len(data) + (len(data) >> 2) + 1024:
+            ring = db.keyring = list(data)  # a quarter stale: start again from the live keys
         for _ in range(64):
             if not ring:
                 return None

@@ -24,7 +24,9 @@ allocator, updated on every change in O(1) (never a walk of the keyspace):
   containers changed in place are queued in ``resized`` and re-costed once
   per loop pass by :meth:`Keyspace.settle` (``sizes`` keeps their last cost);
 * ``keyring``: while an ``allkeys-*`` eviction policy is active, the keys in a
-  list, so that eviction can sample them at random in O(1) (a dict cannot).
+  list, so that eviction can sample them at random in O(1) (a dict cannot);
+  deleted keys leave stale slots, dropped when sampled and all at once when a
+  quarter of the list is stale.
 """
 
 from __future__ import annotations
@@ -317,8 +319,9 @@ class Database:
             main += INT_COST * len(lru)
         if self.sizes:
             main += alloc(getsizeof(self.sizes)) + 80 * len(self.sizes)
-        if self.keyring is not None:
-            main += alloc(getsizeof(self.keyring))
+        ring = self.keyring
+        if ring is not None:  # its slots, and the deleted keys its stale slots keep alive
+            main += alloc(getsizeof(ring)) + 64 * max(0, len(ring) - len(self.data))
         expires = self.expires
         exp = alloc(getsizeof(expires)) + INT_COST * len(expires) if expires else 0
         return main, exp
