@@ -36,7 +36,7 @@ def _scaled(case: BenchCase, ctx: Context) -> BenchCase:
     if ctx.requests_override is None:
         return case
     return BenchCase(case.key, case.tests, case.clients, ctx.requests_override, case.pipeline,
-                     case.keyspace, case.datasize)
+                     case.keyspace, case.datasize, case.command)
 
 
 def _timeout(case: BenchCase) -> float:

@@ -11,7 +11,9 @@ import importlib
 FAMILIES = (
     "connection", "strings", "keys", "server_cmds", "config_cmd", "info", "introspection",
     "hashes", "lists", "sets", "zsets", "transactions", "pubsub_cmds", "blocking_cmds",
-    "persistence_cmds", "memory_cmds", "lolwut", "client_cmds",
+    "persistence_cmds", "dump_restore", "migrate", "bitops", "hyperloglog", "geo", "sort",
+    "persistence_cmds", "streams", "stream_groups", "stream_xgroup", "stream_info",
+    "memory_cmds", "lolwut", "client_cmds",
 )
 
 

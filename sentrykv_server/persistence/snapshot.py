@@ -43,7 +43,9 @@ which is the common case for text keys and values.
 Containers (type code, then encoding): 1 hash = flags u8 (bit 0: ``big``),
 n u64, 2n x u32 lengths, fields and values interleaved; 2 list = n u64,
 n x u32, elements; 3 set = flags u8, n u64, n x u32, members; 4 zset = flags
-u8, n u64, n x u32, n x f64 scores, members (in score order).
+u8, n u64, n x u32, n x f64 scores, members (in score order); 5 stream (format
+version 2) = see persistence/snapshot_stream.py.  The codecs live in
+persistence/snapshot_codec.py.  Version 1 files (no streams) load unchanged.
 
 Loading verifies every block CRC while decoding into *fresh* dicts, then the
 trailer counts and the whole-file CRC, and only then swaps the dicts into the
@@ -61,18 +63,24 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, islice
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from crc32c import crc32c
+
+from sentrykv_server.persistence.snapshot_codec import DECODE_FNS, ENCODE_FNS
+from sentrykv_server.persistence.snapshot_codec import from_le as _from_le
+from sentrykv_server.persistence.snapshot_codec import le as _le
+from sentrykv_server.persistence.snapshot_codec import slices as _slices
+from sentrykv_server.persistence.snapshot_stream import decode_stream, encode_stream
 
 if TYPE_CHECKING:
     from sentrykv_server.store.keyspace import Keyspace
 
 MAGIC = b"SKVSNAP\x01"
 END_MAGIC = b"SKVSEND\x01"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions this code reads: 1 (no streams) is a subset of 2 (adds the stream type code 5).
+READABLE_VERSIONS = (1, 2)
 HEADER = struct.Struct("<8sIIQQQII")
 HEADER_SIZE = HEADER.size  # 48
 BLOCK = struct.Struct("<IBBHIQ")
@@ -86,8 +94,8 @@ KIND_ENTRIES = 1
 KIND_TRAILER = 0xFF
 ALL_STRINGS = 0x01
 
-STRING, HASH, LIST, SET, ZSET = 0, 1, 2, 3, 4
-CODES = {"string": STRING, "hash": HASH, "list": LIST, "set": SET, "zset": ZSET}
+STRING, HASH, LIST, SET, ZSET, STREAM = 0, 1, 2, 3, 4, 5
+CODES = {"string": STRING, "hash": HASH, "list": LIST, "set": SET, "zset": ZSET, "stream": STREAM}
 
 SUFFIX = ".snap"
 TMP_SUFFIX = ".snap.tmp"
@@ -140,155 +148,17 @@ def list_temporary(directory: str) -> list[str]:
         return []
 
 
-# -- value codecs ----------------------------------------------------------------------------
-def _le(a: array) -> bytes:  # type: ignore[type-arg,unused-ignore]
-    if _BIG_ENDIAN:
-        a.byteswap()
-    return a.tobytes()
 
 
-def _from_le(code: str, buf: memoryview | bytes) -> array:  # type: ignore[type-arg,unused-ignore]
-    a = array(code)
-    a.frombytes(buf)
-    if _BIG_ENDIAN:
-        a.byteswap()
-    return a
-
-
-def _slices(data: bytes, start: int, lens: Any) -> tuple[list[bytes], int]:
-    """Cut ``data`` from ``start`` into pieces of the given lengths (all in C)."""
-    offs = list(accumulate(lens, initial=start))
-    return list(map(data.__getitem__, map(slice, offs, islice(offs, 1, None)))), offs[-1]
-
-
-def _enc_hash(h: Any) -> bytes:
-    items = list(chain.from_iterable(h.items()))
-    parts = [_FLAG[bool(getattr(h, "big", False))], U64.pack(len(h)), _le(array("I", map(len, items)))]
-    parts += items
-    return b"".join(parts)
-
-
-def _enc_list(lst: Any) -> bytes:
-    parts = [U64.pack(len(lst)), _le(array("I", map(len, lst)))]
-    parts += lst
-    return b"".join(parts)
-
-
-def _enc_set(s: Any) -> bytes:
-    items = list(s)
-    parts = [_FLAG[bool(getattr(s, "big", False))], U64.pack(len(items)), _le(array("I", map(len, items)))]
-    parts += items
-    return b"".join(parts)
-
-
-def _enc_zset(z: Any) -> bytes:
-    order = list(z.order)
-    members = list(map(itemgetter(1), order))
-    parts = [
-        _FLAG[bool(z.big)], U64.pack(len(members)), _le(array("I", map(len, members))),
-        _le(array("d", map(itemgetter(0), order))),
-    ]
-    parts += members
-    return b"".join(parts)
-
-
-class _Blob:
-    """Bounds-checked reading of one container encoding (damage raises ValueError)."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> memoryview:
-        end = self.pos + n
-        if n < 0 or end > len(self.data):
-            raise ValueError("container encoding runs past its end")
-        view = memoryview(self.data)[self.pos:end]
-        self.pos = end
-        return view
-
-    def u8(self) -> int:
-        return int(self.take(1)[0])
-
-    def u64(self) -> int:
-        return int(U64.unpack(self.take(8))[0])
-
-    def strs(self, n: int) -> list[bytes]:
-        """``n`` length-prefixed strings that must end exactly at the end of the encoding."""
-        return self.rest(_from_le("I", self.take(4 * n)))
-
-    def rest(self, lens: Any) -> list[bytes]:
-        """Strings of the given lengths from here to exactly the end of the encoding."""
-        items, end = _slices(self.data, self.pos, lens)
-        if end != len(self.data):
-            raise ValueError("container lengths do not add up to its size")
-        self.pos = end
-        return items
-
-
-def _dec_hash(cls: type, blob: bytes) -> Any:
-    r = _Blob(blob)
-    flags = r.u8()
-    n = r.u64()
-    items = r.strs(2 * n)
-    it = iter(items)
-    h = cls(zip(it, it, strict=False))
-    if len(h) != n:
-        raise ValueError("duplicate hash fields")
-    h.big = bool(flags & 1)
-    return h
-
-
-def _dec_list(cls: type, blob: bytes) -> Any:
-    r = _Blob(blob)
-    n = r.u64()
-    return cls(r.strs(n))
-
-
-def _dec_set(cls: type, blob: bytes) -> Any:
-    r = _Blob(blob)
-    flags = r.u8()
-    n = r.u64()
-    s = cls(r.strs(n))
-    if len(s) != n:
-        raise ValueError("duplicate set members")
-    s.big = bool(flags & 1)
-    return s
-
-
-def _dec_zset(cls: type, blob: bytes) -> Any:
-    from sortedcontainers import SortedList
-
-    r = _Blob(blob)
-    flags = r.u8()
-    n = r.u64()
-    lens = _from_le("I", r.take(4 * n))
-    scores = _from_le("d", r.take(8 * n))
-    members = r.rest(lens)
-    z = cls()
-    z.scores = dict(zip(members, scores, strict=True))
-    if len(z.scores) != n:
-        raise ValueError("duplicate sorted-set members")
-    z.order = SortedList(zip(scores, members, strict=True))
-    z.big = bool(flags & 1)
-    return z
-
-
-_ENCODE_FNS: dict[str, Callable[[Any], bytes]] = {
-    "hash": _enc_hash, "list": _enc_list, "set": _enc_set, "zset": _enc_zset,
-}
-_DECODE_FNS: dict[str, Callable[[type, bytes], Any]] = {
-    "hash": _dec_hash, "list": _dec_list, "set": _dec_set, "zset": _dec_zset,
-}
+_ENCODE_FNS: dict[str, Callable[[Any], bytes]] = {**ENCODE_FNS, "stream": encode_stream}
+_DECODE_FNS: dict[str, Callable[[type, bytes], Any]] = {**DECODE_FNS, "stream": decode_stream}
 
 
 def _import_types() -> None:
     """Make sure every value module present has registered its class."""
     import importlib
 
-    for mod in ("hashes", "lists", "sets", "zset"):
+    for mod in ("hashes", "lists", "sets", "zset", "stream"):
         try:
             importlib.import_module(f"sentrykv_server.store.{mod}")
         except ModuleNotFoundError:
@@ -553,7 +423,7 @@ def _parse_header(data: bytes, path: str) -> Header:
         raise SnapshotError(path, 0, f"not a snapshot file (bad magic {magic!r})")
     if crc != crc32c(data[: HEADER_SIZE - 4]):
         raise SnapshotError(path, 0, "header CRC mismatch")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise SnapshotError(path, 8, f"unsupported format version {version}")
     return Header(lsn, generation, created_ms, databases)
 

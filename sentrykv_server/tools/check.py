@@ -1,5 +1,8 @@
 """``sentrykv-check DIR [--fix] [--dump]``: verify a data directory offline.
 
+``--export-rdb FILE`` writes the directory's data as a Redis RDB file and
+``--import-rdb FILE`` loads one into a fresh directory (persistence/rdb/transfer.py).
+
 Exit status: 0 healthy (or fixed by ``--fix``), 1 damaged, 2 usage error.
 
 The directory is checked by a list of :class:`Checker` objects, in order.
@@ -179,7 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         "--fix", action="store_true", help="cut a torn tail of the last WAL segment (never mid-log damage)"
     )
     parser.add_argument("--dump", action="store_true", help="print every frame as readable commands")
+    parser.add_argument("--export-rdb", metavar="FILE",
+                        help="write the directory's data to a Redis 7.0 RDB file (redis-server loads it)")
+    parser.add_argument("--import-rdb", metavar="FILE",
+                        help="load a Redis dump.rdb into DIR, which must hold no data yet")
+    parser.add_argument("--databases", type=int, default=16, help="databases of the server (with --*-rdb)")
     args = parser.parse_args(argv)
+    if args.export_rdb or args.import_rdb:
+        return _rdb_transfer(args)
     if not os.path.isdir(args.dir):
         print(f"sentrykv-check: {args.dir}: not a directory", file=sys.stderr)
         return EXIT_USAGE
@@ -193,6 +203,26 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"sentrykv-check: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
+
+
+def _rdb_transfer(args: argparse.Namespace) -> int:
+    """--import-rdb / --export-rdb (see persistence/rdb/transfer.py)."""
+    from sentrykv_server.config import build_config
+    from sentrykv_server.persistence.rdb.transfer import TransferError, export_rdb, import_rdb
+
+    config = build_config(["--dir", args.dir, "--databases", str(args.databases), "--appendonly", "no"])
+    try:
+        if args.import_rdb:
+            import_rdb(args.import_rdb, os.path.abspath(args.dir), config, out=sys.stdout)
+        else:
+            if not os.path.isdir(args.dir):
+                print(f"sentrykv-check: {args.dir}: not a directory", file=sys.stderr)
+                return EXIT_USAGE
+            export_rdb(os.path.abspath(args.dir), args.export_rdb, config, out=sys.stdout)
+    except TransferError as exc:
+        print(f"sentrykv-check: {exc}", file=sys.stderr)
+        return EXIT_DAMAGED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -215,3 +215,42 @@ def test_used_memory_follows_the_dataset(server: ServerProcess) -> None:
         assert full["maxmemory_policy"] == "noeviction" and full["used_memory_startup"] > 0
     finally:
         r.close()
+
+
+def test_restore_idletime_and_freq_set_the_access_clock(server: ServerProcess, reference: RedisProcess) -> None:
+    def scenario(c: redis.Redis) -> object:
+        call(c, "SET", "s", "value")
+        payload = call(c, "DUMP", "s")
+        out = [call(c, "RESTORE", "r", "0", payload, "IDLETIME", "1000"), call(c, "OBJECT", "IDLETIME", "r"),
+               call(c, "RESTORE", "r", "0", payload, "REPLACE", "FREQ", "7"), call(c, "OBJECT", "IDLETIME", "r")]
+        call(c, "CONFIG", "SET", "maxmemory", "1gb")
+        call(c, "CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+        try:
+            out += [call(c, "RESTORE", "f", "0", payload, "FREQ", "100"), call(c, "OBJECT", "FREQ", "f"),
+                    call(c, "RESTORE", "g", "0", payload, "IDLETIME", "5"), call(c, "OBJECT", "FREQ", "g"),
+                    call(c, "RESTORE", "h", "0", payload, "FREQ", "256")]
+        finally:
+            call(c, "CONFIG", "SET", "maxmemory", "0")
+            call(c, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+        return out
+
+    mine, theirs = _on_both((server.port, reference.port), scenario)
+    assert mine == theirs
+
+
+def test_stream_memory_usage_is_in_redis_range(server: ServerProcess, reference: RedisProcess) -> None:
+    results = []
+    for port in (server.port, reference.port):
+        c = raw_client(port)
+        try:
+            call(c, "DEL", "st")
+            for i in range(2000):
+                call(c, "XADD", "st", "*", "field", f"value{i}")
+            call(c, "XGROUP", "CREATE", "st", "g", "0")
+            call(c, "XREADGROUP", "GROUP", "g", "alice", "COUNT", "500", "STREAMS", "st", ">")
+            results.append((call(c, "MEMORY", "USAGE", "st"), call(c, "MEMORY", "USAGE", "st", "SAMPLES", "0")))
+        finally:
+            c.close()
+    (mine, mine_all), (theirs, theirs_all) = results
+    assert 0.8 <= mine_all / theirs_all <= 12, results
+    assert abs(mine - mine_all) <= mine_all // 5, results
