@@ -74,6 +74,8 @@ class Evictor:
         self.pool: list[tuple[int, int, bytes]] = []
         self.near = False
         self.passes = 0
+        # keyspace.dirty when usage was last found within the limit (reads change nothing).
+        self.checked_dirty = -1
         self.timer_running = False
         self.next_db = 0
         # INFO total_eviction_exceeded_time / current_eviction_exceeded_time.
@@ -89,6 +91,7 @@ class Evictor:
         policy = cfg.value("maxmemory-policy")
         if policy != self.policy:
             self.pool.clear()  # scores of another policy mean nothing here
+            self.checked_dirty = -1
         self.policy = policy
         self.samples = int(cfg.value("maxmemory-samples"))
         self.tenacity = int(cfg.value("maxmemory-eviction-tenacity"))
@@ -100,6 +103,7 @@ class Evictor:
 
     def maxmemory_changed(self) -> None:
         """CONFIG SET maxmemory: warn if below usage, and evict down from a timer (as Redis)."""
+        self.checked_dirty = -1
         self.configure()
         if self.maxmemory:
             used = self.server.memory.for_eviction()
@@ -124,8 +128,10 @@ class Evictor:
             self.passes += 1
             used = self.server.memory.for_eviction(refresh=self.near or not self.passes & 15)
             near = used >= self.maxmemory - (self.maxmemory >> 3)
-            if used > self.maxmemory and self.policy != "noeviction":
-                self.start_timer()
+            if used > self.maxmemory:
+                self.checked_dirty = -1  # (tables or client buffers grew): check again
+                if self.policy != "noeviction":
+                    self.start_timer()
         if near != self.near:
             self.near = near
             self.server.refresh_gates()
@@ -145,10 +151,14 @@ class Evictor:
     # -- performEvictions --------------------------------------------------------------------
     def perform(self, client: Client | None = None) -> int:
         server = self.server
-        if not self.maxmemory or server.keyspace.loading or server.paused():
+        ks = server.keyspace
+        if not self.maxmemory or ks.loading or server.paused():
             return EVICT_OK
+        if ks.dirty == self.checked_dirty and not self.timer_running:
+            return EVICT_OK  # nothing was written since usage was last found within the limit
         used = server.memory.for_eviction(refresh=False)
         if used <= self.maxmemory:
+            self.checked_dirty = ks.dirty
             self._exceeded(EVICT_OK)
             return EVICT_OK
         if self.policy == "noeviction":
@@ -177,6 +187,8 @@ class Evictor:
                 break
         if evicted:
             server.commit_ops(client)
+        if result == EVICT_OK:
+            self.checked_dirty = ks.dirty
         self._exceeded(result)
         return result
 
