@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 6379
 DATA   ?= ./data
 
-.PHONY: run test test-fast lint bench bench-full redis-tools netns-tools clean fuzz fuzz-coverage
+.PHONY: run test test-fast test-soak lint bench bench-full redis-tools netns-tools clean fuzz fuzz-coverage
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,14 @@ netns-tools:
 
 ## test: the whole suite (integration, crash, corruption, differential against redis-server)
 test: $(VENV)/.installed-test redis-tools netns-tools
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not soak"
 
 test-fast: $(VENV)/.installed-test redis-tools netns-tools
 	$(BIN)/python -m pytest -q -m "not slow"
+
+## test-soak: the long runs (a cache at 10x maxmemory for 10 minutes, ...)
+test-soak: $(VENV)/.installed-test redis-tools
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m soak -s
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -243,7 +243,7 @@ class Acl:
     def log_event(self, c: Client, reason: str, context: str, obj: bytes, username: bytes,
                   running: str | None = None) -> None:
         """addACLLogEntry: a new entry, or a recent similar one counted again."""
-        from sentrykv_server.commands.connection import client_line
+        from sentrykv_server.commands.client_cmds import client_line
 
         now = time.time()
         if running is None:

@@ -75,8 +75,13 @@ class Directive:
     memory: bool = False
     sensitive: bool = False
     clamp: tuple[int, int] | None = None  # accepted range wider than the one applied
+    # A parser of its own (returns the stored value or raises ConfigError), for values
+    # with a syntax of their own such as "5%".
+    parse: Callable[[str], Any] | None = None
 
     def convert(self, raw: str) -> Any:
+        if self.parse is not None:
+            return self.parse(raw)
         if self.kind == "bool":
             low = raw.lower()
             if low not in ("yes", "no"):
@@ -132,6 +137,47 @@ class Directive:
 
 
 _BIG = (1 << 63) - 1
+
+
+def _unsigned_memory(text: str) -> int:
+    """memtoull: a size with an optional unit; -1 when it is not one (or negative)."""
+    try:
+        return max(parse_memory(text), -1)
+    except ValueError:
+        return -1
+
+
+def _memory_value(name: str) -> Callable[[str], int]:
+    """A memory directive Redis parses with memtoull: no sign, "argument must be a memory value"."""
+
+    def parse(raw: str) -> int:
+        value = _unsigned_memory(raw)
+        if value < 0:
+            raise ConfigError(name, "argument must be a memory value")
+        return value
+
+    return parse
+
+
+def _memory_or_percent(name: str) -> Callable[[str], str]:
+    """maxmemory-clients: bytes, or a percentage of maxmemory ("5%"); stored normalised."""
+
+    def parse(raw: str) -> str:
+        text = raw.strip()
+        if text.endswith("%"):
+            digits = text[:-1]
+            if not digits.isdigit():
+                raise ConfigError(name, "argument must be a memory or percent value")
+            if int(digits) > 100:
+                raise ConfigError(name, "percentage argument must be less or equal to 100")
+            return f"{int(digits)}%"
+        value = _unsigned_memory(text)
+        if value < 0:
+            raise ConfigError(name, "argument must be a memory or percent value")
+        return str(value)
+
+    return parse
+
 _INT_MAX = (1 << 31) - 1  # Redis declares these as C int / unsigned int configs
 _UINT_MAX = (1 << 32) - 1
 
@@ -198,6 +244,16 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("tls-ca-cert-file", "path", "", mutable=False, protected=True),
         Directive("tls-auth-clients", "enum", "yes", mutable=False, choices=("yes", "no", "optional")),
         Directive("metrics-port", "int", "0", mutable=False, minimum=0, maximum=65535),
+        # maxmemory and eviction (see eviction.py); choices in Redis's order (its error lists them).
+        Directive("maxmemory", "int", "0", memory=True, parse=_memory_value("maxmemory")),
+        Directive("maxmemory-policy", "enum", "noeviction", choices=(
+            "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+            "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")),
+        Directive("maxmemory-samples", "int", "5", minimum=1, maximum=_INT_MAX),
+        Directive("maxmemory-eviction-tenacity", "int", "10", minimum=0, maximum=100),
+        Directive("maxmemory-clients", "string", "0", parse=_memory_or_percent("maxmemory-clients")),
+        Directive("lfu-log-factor", "int", "10", minimum=0, maximum=_INT_MAX),
+        Directive("lfu-decay-time", "int", "1", minimum=0, maximum=_INT_MAX),
     ]
 }
 

@@ -60,8 +60,10 @@ def process_command(c: Client, argv: list[bytes]) -> None:
     if cmd is None:
         cmd = server.find_command(argv[0])
         if cmd is None:
+            c.last_cmd = None
             reject(c, argv, unknown_command(argv))
             return
+    c.last_cmd = cmd  # Redis names the command in CLIENT LIST even if it is queued or refused
     n = len(argv)
     arity = cmd.arity
     if (arity > 0 and n != arity) or n < -arity:
@@ -72,6 +74,10 @@ def process_command(c: Client, argv: list[bytes]) -> None:
         error = check_command(c, cmd, argv)
         if error is not None:
             reject(c, argv, error)
+            return
+        pause = c.server.pause
+        if pause.kind and pause.covers(c, cmd, argv):  # CLIENT PAUSE: wait for the end
+            pause.postpone(c, argv)
             return
         if c.multi is not None and cmd.name not in MULTI_IMMEDIATE:
             c.multi.append((cmd, argv))
@@ -96,9 +102,11 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
 
     Redis's order: a container's subcommand must exist and get its arity, the
     protected commands (enable-debug-command ...), authentication,
-    MULTI-forbidden commands, ACL, (OOM), the disk-error gate (MISCONF),
-    (read-only replica), RESP2 subscribed context, (loading), busy script.
-    Parenthesised gates belong to features that add themselves here.
+    MULTI-forbidden commands, ACL, maxmemory (eviction first, then OOM), the
+    disk-error gate (MISCONF), (read-only replica), RESP2 subscribed context,
+    (loading), busy script.  Parenthesised gates belong to features that add
+    themselves here.  A CLIENT PAUSE is applied after all of them (see
+    :func:`process_command`).
     """
     server = c.server
     entry = table().top[cmd.name]
@@ -119,6 +127,10 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
         error = server.acl.check_client(c, entry, argv)
         if error is not None:
             return error
+    if server.evictor.near:
+        oom = server.evictor.check(c, cmd)
+        if oom is not None:
+            return oom
     if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):
         return server.write_error
     if (c.channels or c.patterns or c.shard_channels) and not c.resp3 and cmd.name not in SUBSCRIBED_OK:

@@ -93,6 +93,9 @@ class Server:
     def __init__(self, config: Config) -> None:
         from sentrykv_server.blocking import BlockingRegistry
         from sentrykv_server.commands import load_all
+        from sentrykv_server.eviction import Evictor
+        from sentrykv_server.memory import Accounting
+        from sentrykv_server.pause import ClientPause
         from sentrykv_server.pubsub import PubSub
 
         load_all()
@@ -151,7 +154,13 @@ class Server:
         config.user_lines = self.acl.config_lines
         # The dispatch tables: the registry's, unless rename-command changed names.
         self.lookup_table, self.command_names = command_tables(config.renamed_commands)
+        # Memory: used_memory (memory.py, its baseline measured now, before any data is
+        # loaded), maxmemory and eviction (eviction.py), CLIENT PAUSE (pause.py).
+        self.memory = Accounting(self)
+        self.evictor = Evictor(self)
+        self.pause = ClientPause(self)
         self._install_config_hooks()
+        self.evictor.configure()
 
     # -- configuration hooks -------------------------------------------------------------
     def _install_config_hooks(self) -> None:
@@ -168,6 +177,10 @@ class Server:
         cfg.on_change("client-output-buffer-limit", set_output_limits)
         cfg.on_change("appendonly", self._set_appendonly)
         cfg.on_change("appendfsync", self._set_appendfsync)
+        cfg.on_change("maxmemory", lambda _v: self.evictor.maxmemory_changed())
+        for name in ("maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity",
+                     "lfu-log-factor", "lfu-decay-time"):
+            cfg.on_change(name, lambda _v: self.evictor.configure())
 
     def _set_appendonly(self, enabled: bool) -> None:
         if enabled and self.aof is None:
@@ -208,8 +221,14 @@ class Server:
         self.refresh_gates()
 
     def refresh_gates(self) -> None:
-        """Recompute ``gated``: True sends every command through dispatch's checks."""
-        self.gated = self._write_error is not None or self._busy_script is not None
+        """Recompute ``gated``: True sends every command through dispatch's checks
+        (the disk-error gate, a slow script, maxmemory near or above its limit, a client pause)."""
+        self.gated = (self._write_error is not None or self._busy_script is not None
+                      or self.evictor.near or self.pause.kind != 0)
+
+    def paused(self) -> bool:
+        """CLIENT PAUSE is in force (checkClientPauseTimeoutAndReturnIfPaused)."""
+        return self.pause.kind != 0 and self.pause.active
 
     # -- write-ahead log -----------------------------------------------------------------
     def propagate(self, db: int, argv: list[bytes]) -> None:
@@ -257,6 +276,11 @@ class Server:
     def flush_pass(self) -> None:
         """beforeSleep: one write() of the log, then every client's replies."""
         self._flush_scheduled = False
+        evictor = self.evictor
+        if evictor.maxmemory:  # re-cost what this pass changed, then the maxmemory gate
+            if self.keyspace.unsettled:
+                self.keyspace.settle()
+            evictor.refresh()
         aof = self.aof
         if aof is not None:
             aof.write_pass()
@@ -320,6 +344,7 @@ class Server:
         if client.monitor and client in self.monitors:
             self.monitors.remove(client)
         self.pubsub.forget(client)
+        self.pause.forget(client)
         self.blocking.forget(client)
         if client.watched:
             from sentrykv_server.commands.transactions import unwatch_all
@@ -407,6 +432,9 @@ class Server:
         except RecoveryFailed as exc:
             log.critical("%s", exc)
             raise SystemExit(1) from None
+        # The loaders fill the dicts directly: account for what they loaded, once.
+        self.keyspace.recount()
+        self.evictor.configure()
 
     async def _listen(self) -> None:
         assert self.loop is not None
@@ -477,8 +505,16 @@ class Server:
             tick += 1
             now = time.time()
             self.unixtime = int(now)
-            if active_expire_cycle(self.keyspace):
+            ks = self.keyspace
+            ks.tick_clock(now)
+            if not self.paused() and active_expire_cycle(ks):
                 self.commit_ops(None)
+            if ks.unsettled:
+                ks.settle()
+            self.memory.cron()
+            if self.evictor.maxmemory:
+                self.evictor.refresh()
+            self.evictor.evict_clients()
             self.stats.sample(now, total_calls())
             self.blocking.check_timeouts(now)
             if tick % max(1, self.config.hz) == 0:

@@ -21,6 +21,7 @@ class Stats:
     rejected_connections: int = 0
     rejected_calls: int = 0
     protocol_errors: int = 0
+    evicted_clients: int = 0
     net_input_bytes: int = 0
     net_output_bytes: int = 0
     # (timestamp, commands) samples for instantaneous_ops_per_sec
@@ -37,7 +38,7 @@ class Stats:
 
     def reset(self) -> None:
         self.connections_received = self.rejected_connections = 0
-        self.rejected_calls = self.protocol_errors = 0
+        self.rejected_calls = self.protocol_errors = self.evicted_clients = 0
         self.ops_samples.clear()
 
 

@@ -14,6 +14,7 @@ FAMILIES = (
     "persistence_cmds", "dump_restore", "migrate", "bitops", "hyperloglog", "geo", "sort",
     "streams", "stream_groups", "stream_xgroup", "stream_info", "scripting_cmds",
     "acl_cmds",
+    "memory_cmds", "lolwut", "client_cmds",
 )
 
 

@@ -59,6 +59,8 @@ def config_cmd(c: Client, argv: list[bytes]) -> Any:
         server.stats.reset()
         server.keyspace.reset_hit_stats()
         server.keyspace.expired_keys = 0
+        server.keyspace.evicted_keys = 0
+        server.evictor.reset_stats()
         from sentrykv_server.commands.registry import COMMANDS
 
         for cmd in COMMANDS.values():

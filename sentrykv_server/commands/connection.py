@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server import REDIS_COMPAT_VERSION
@@ -12,10 +11,9 @@ from sentrykv_server.commands.errors import (
     c_text,
     parse_int,
     syntax_error,
-    unknown_subcommand,
 )
 from sentrykv_server.commands.registry import command
-from sentrykv_server.protocol.reply import NO_REPLY, ErrorReply, Verbatim
+from sentrykv_server.protocol.reply import ErrorReply
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -158,239 +156,9 @@ def reset_cmd(c: Client, argv: list[bytes]) -> Any:
     return "RESET"
 
 
-# -- CLIENT ----------------------------------------------------------------------------------
-_CLIENT_HELP = [
-    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "GETNAME", "    Return the name of the current connection.",
-    "ID", "    Return the ID of the current connection.",
-    "INFO", "    Return information about the current client connection.",
-    "KILL <ip:port>", "    Kill connection made from <ip:port>.",
-    "KILL <option> <value> [<option> <value> [...]]",
-    "    Kill connections. Options are:",
-    "    * ADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made from the specified address",
-    "    * LADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made to specified local address",
-    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
-    "    * ID <client-id>", "      Kill connections by client id.",
-    "    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
-    "LIST [options ...]", "    Return information about client connections. Options:",
-    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
-    "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
-    "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
-    "SETNAME <name>", "    Assign the name <name> to the current connection.",
-    "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set library name or version of the current connection.",
-    "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-    "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-    "HELP", "    Prints this help.",
-]
-
-
 def _validate_name(name: bytes) -> None:
     if any(b < 33 or b > 126 for b in name):
         raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
-
-
-def client_line(c: Client, now: float, running: str | None = None) -> str:
-    """One line of CLIENT LIST in Redis's field order.
-
-    ``running`` is the command the caller is executing right now (``client|list``): Redis
-    shows it for the caller, whose ``last_cmd`` is still the previous command here.
-    """
-    multi = len(c.multi) if c.multi is not None else -1
-    cmd = running or (c.last_cmd.full_name if c.last_cmd is not None else "NULL")
-    return (
-        f"id={c.id} addr={c.addr} laddr={c.laddr} fd=0 name={c.name.decode('utf-8', 'replace')} "
-        f"age={int(now - c.created)} idle={max(0, c.server.unixtime - c.last_seen)} flags={c.flags_text} "
-        f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} multi={multi} "
-        f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={len(c.out)} oll={len(c.held)} "
-        f"omem={c.held_bytes} tot-mem=0 events=r cmd={cmd} user={c.user.name.decode('utf-8', 'replace')} redir=-1 resp={3 if c.resp3 else 2} "
-        f"lib-name={c.lib_name.decode('utf-8', 'replace')} lib-ver={c.lib_ver.decode('utf-8', 'replace')}"
-    )
-
-
-@command("client", -2, "", group="connection")
-def client_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Manage client connections."""
-    sub = argv[1].lower()
-    n = len(argv)
-    server = c.server
-    if sub == b"help" and n == 2:
-        return _CLIENT_HELP
-    if sub == b"id" and n == 2:
-        return c.id
-    if sub == b"getname" and n == 2:
-        return c.name or None
-    if sub == b"setname" and n == 3:
-        _validate_name(argv[2])
-        c.name = argv[2]
-        return "OK"
-    if sub == b"info" and n == 2:
-        return Verbatim((client_line(c, time.time(), "client|info") + "\n").encode())
-    if sub == b"list":
-        return _client_list(c, argv)
-    if sub == b"kill" and n >= 3:
-        return _client_kill(c, argv)
-    if sub == b"setinfo" and n == 4:
-        attr = argv[2].lower()
-        if attr not in (b"lib-name", b"lib-ver"):
-            raise CommandError(f"ERR Unrecognized option '{c_text(argv[2])}'")
-        if any(b < 33 or b > 126 for b in argv[3]):
-            raise CommandError(f"ERR {attr.decode()} cannot contain spaces, newlines or special characters.")
-        if attr == b"lib-name":
-            c.lib_name = argv[3]
-        else:
-            c.lib_ver = argv[3]
-        return "OK"
-    if sub == b"no-evict" and n == 3:
-        mode = argv[2].lower()
-        if mode not in (b"on", b"off"):
-            raise syntax_error()
-        c.no_evict = mode == b"on"
-        return "OK"
-    if sub == b"no-touch" and n == 3:
-        if argv[2].lower() not in (b"on", b"off"):
-            raise syntax_error()
-        return "OK"
-    if sub == b"reply" and n == 3:
-        mode = argv[2].lower()
-        if mode not in (b"on", b"off", b"skip"):
-            raise syntax_error()
-        c.reply_mode = mode.decode()
-        c.refresh()
-        if mode == b"on":
-            return "OK"
-        return NO_REPLY
-    if sub == b"unblock" and n in (3, 4):
-        target_id = parse_int(argv[2])
-        how = argv[3].lower() if n == 4 else b"timeout"
-        if how not in (b"timeout", b"error"):
-            raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-        target = server.clients.get(target_id)
-        if target is None or target.blocked is None:
-            return 0
-        server.blocking.unblock(target, error=how == b"error")
-        return 1
-    if sub == b"pause" and n in (3, 4):
-        # Validated like Redis; pausing itself is not implemented (commands keep running).
-        timeout = parse_int(argv[2], "ERR timeout is not an integer or out of range")
-        if timeout < 0:
-            raise CommandError("ERR timeout is negative")
-        if n == 4 and argv[3].lower() not in (b"write", b"all"):
-            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
-        return "OK"
-    if sub == b"unpause" and n == 2:
-        return "OK"
-    if sub == b"getredir" and n == 2:
-        return -1  # no tracking, so no redirection
-    if sub == b"trackinginfo" and n == 2:
-        return {b"flags": [b"off"], b"redirect": -1, b"prefixes": []}
-    if sub == b"caching" and n == 3:
-        raise CommandError(
-            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN "
-            "or OPTOUT mode enabled"
-        )
-    if sub == b"tracking":
-        raise CommandError("ERR CLIENT TRACKING is not supported by SentryKV")
-    if sub in (b"id", b"getname", b"setname", b"info", b"setinfo", b"no-evict", b"reply", b"unblock", b"kill",
-               b"help", b"pause", b"unpause", b"getredir", b"trackinginfo", b"caching", b"no-touch"):
-        raise CommandError(f"ERR wrong number of arguments for 'client|{sub.decode()}' command")
-    raise unknown_subcommand(argv[1], "CLIENT")
-
-
-def _client_list(c: Client, argv: list[bytes]) -> Any:
-    clients = list(c.server.clients.values())
-    i = 2
-    while i < len(argv):
-        opt = argv[i].lower()
-        if opt == b"type" and i + 1 < len(argv):
-            kind = argv[i + 1].lower()
-            if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
-                raise CommandError(f"ERR Unknown client type '{c_text(argv[i + 1])}'")
-            if kind == b"pubsub":
-                clients = [x for x in clients if x.channels or x.patterns]
-            elif kind == b"normal":
-                clients = [x for x in clients if not (x.channels or x.patterns)]
-            else:
-                clients = []
-            i += 2
-        elif opt == b"id" and i + 1 < len(argv):
-            ids = set()
-            for raw in argv[i + 1:]:
-                try:
-                    ids.add(parse_int(raw))
-                except CommandError:
-                    raise CommandError("ERR Invalid client ID") from None
-            clients = [x for x in clients if x.id in ids]
-            i = len(argv)
-        else:
-            raise syntax_error()
-    now = time.time()
-    text = "".join(client_line(x, now, "client|list" if x is c else None) + "\n"
-                   for x in sorted(clients, key=lambda x: x.id))
-    return Verbatim(text.encode())
-
-
-def _client_kill(c: Client, argv: list[bytes]) -> Any:
-    server = c.server
-    if len(argv) == 3:
-        addr = argv[2].decode("utf-8", "replace")
-        for other in list(server.clients.values()):
-            if other.addr == addr:
-                other.close()
-                return "OK"
-        raise CommandError("ERR No such client")
-    if len(argv) % 2:
-        raise syntax_error()
-    filters: list[tuple[bytes, bytes]] = [(argv[i].lower(), argv[i + 1]) for i in range(2, len(argv), 2)]
-    skipme = True
-    chosen = list(server.clients.values())
-    for opt, val in filters:
-        if opt == b"id":
-            try:
-                wanted = parse_int(val)
-            except CommandError:
-                raise CommandError("ERR client-id should be greater than 0") from None
-            chosen = [x for x in chosen if x.id == wanted]
-        elif opt == b"addr":
-            chosen = [x for x in chosen if x.addr == val.decode("utf-8", "replace")]
-        elif opt == b"laddr":
-            chosen = [x for x in chosen if x.laddr == val.decode("utf-8", "replace")]
-        elif opt == b"type":
-            kind = val.lower()
-            if kind == b"pubsub":
-                chosen = [x for x in chosen if x.channels or x.patterns]
-            elif kind == b"normal":
-                chosen = [x for x in chosen if not (x.channels or x.patterns)]
-            elif kind in (b"master", b"replica", b"slave"):
-                chosen = []
-            else:
-                raise CommandError(f"ERR Unknown client type '{c_text(val)}'")
-        elif opt == b"user":
-            user = server.acl.users.get(val)
-            if user is None:
-                raise CommandError(f"ERR No such user '{val.decode('utf-8', 'replace')}'")
-            chosen = [x for x in chosen if x.user is user]
-        elif opt == b"skipme":
-            low = val.lower()
-            if low not in (b"yes", b"no"):
-                raise syntax_error()
-            skipme = low == b"yes"
-        elif opt == b"maxage":
-            age = parse_int(val)
-            now = time.time()
-            chosen = [x for x in chosen if now - x.created >= age]
-        else:
-            raise syntax_error()
-    killed = 0
-    for other in chosen:
-        if other is c and skipme:
-            continue
-        if other is c:
-            c.close_after_reply = True
-            c.closing = True
-        else:
-            other.close()
-        killed += 1
-    return killed
 
 
 def error_reply(message: str) -> ErrorReply:

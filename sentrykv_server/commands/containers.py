@@ -36,7 +36,9 @@ def will_modify(db: Database, key: bytes) -> None:
 
 
 def modified(db: Database, key: bytes) -> None:
-    """Call after an in-place change: breaks WATCH (Redis's signalModifiedKey)."""
+    """Call after an in-place change: breaks WATCH (Redis's signalModifiedKey) and
+    queues the container for re-costing (memory accounting)."""
+    db.resize(key)
     db.keyspace.touched(db, key)
 
 

@@ -18,6 +18,7 @@ from sentrykv_server.commands.registry import command
 from sentrykv_server.persistence.rdb import payload as rdb_payload
 from sentrykv_server.persistence.rdb.constants import RdbError
 from sentrykv_server.persistence.rdb.decode import Limits, Unsupported
+from sentrykv_server.store.access import idle_or_freq_value
 from sentrykv_server.store.lists import QuickList
 from sentrykv_server.store.zset import ZSet
 
@@ -106,6 +107,9 @@ def _restore(c: Client, argv: list[bytes]) -> Any:
             c.server.propagate(db.id, [b"DEL", key])
         return "OK"
     db.set(key, value)
+    raw = idle_or_freq_value(db.keyspace.clock, db.lfu, freq, idle)
+    if raw is not None:  # IDLETIME / FREQ: Redis's objectSetLRUOrLFU
+        db.set_access(key, raw)
     if ttl:
         db.set_expire(key, ttl)
     c.server.propagate(db.id, [b"RESTORE", key, b"%d" % ttl, argv[3], b"ABSTTL", b"REPLACE", *options])

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server import REDIS_COMPAT_VERSION, __version__
 from sentrykv_server.commands.registry import COMMANDS, total_calls
+from sentrykv_server.memory import anon_rss_bytes
 from sentrykv_server.protocol.reply import Verbatim
+from sentrykv_server.store.memory import human
 
 if TYPE_CHECKING:
     from sentrykv_server.server import Server
@@ -27,22 +29,6 @@ if TYPE_CHECKING:
 Fields = list[tuple[str, Any]]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * _PAGE
-    except OSError:  # pragma: no cover - non-Linux
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if abs(n) < 1024 or unit == "T":
-            return f"{n:.2f}{unit}" if unit != "B" else f"{int(n)}B"
-        n /= 1024
-    return str(n)  # pragma: no cover
 
 
 def section_server(s: Server) -> Fields:
@@ -72,7 +58,7 @@ def section_server(s: Server) -> Fields:
         ("uptime_in_days", uptime // 86400),
         ("hz", s.config.hz),
         ("configured_hz", s.config.hz),
-        ("lru_clock", int(now) & ((1 << 24) - 1)),
+        ("lru_clock", s.keyspace.clock.lru),
         ("executable", sys.argv[0]),
         ("config_file", s.config.config_file or ""),
         ("io_threads_active", 0),
@@ -107,64 +93,67 @@ def _scripting_memory(s: Server) -> Fields:
     return [
         ("used_memory_lua", vm),
         ("used_memory_vm_eval", vm),
-        ("used_memory_lua_human", _human(vm)),
+        ("used_memory_lua_human", human(vm)),
         ("used_memory_scripts_eval", scripts_mem),
         ("number_of_cached_scripts", scripts),
         ("number_of_functions", functions),
         ("number_of_libraries", libraries),
         ("used_memory_vm_functions", 0),
         ("used_memory_vm_total", vm),
-        ("used_memory_vm_total_human", _human(vm)),
+        ("used_memory_vm_total_human", human(vm)),
         ("used_memory_functions", functions_mem),
         ("used_memory_scripts", scripts_mem + functions_mem),
-        ("used_memory_scripts_human", _human(scripts_mem + functions_mem)),
+        ("used_memory_scripts_human", human(scripts_mem + functions_mem)),
     ]
 
 
 def section_memory(s: Server) -> Fields:
-    rss = rss_bytes()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    maxmemory = int(s.config.get("maxmemory"))
+    """Redis 7.0's memory fields from the accounting model (sentrykv_server/memory.py)."""
+    m = s.memory.stats()
+    used, rss, peak = m["used"], m["rss"], m["peak"]
+    maxmemory = s.evictor.maxmemory
     system = _total_system_memory()
-    # Redis's field set (monitoring tools expect every name); Python has no allocator
-    # breakdown, so the process RSS stands in for "used" and the split fields are 0.
+    # No allocator reports per-object bytes here: "allocated" is the model, "active" and
+    # "resident" the anonymous memory the allocators hold (pymalloc arenas and the malloc
+    # heap); the rest of the RSS is mapped code (rss_overhead).
+    allocated = used
+    active = resident = anon_rss_bytes()
     return [
-        ("used_memory", rss),
-        ("used_memory_human", _human(rss)),
+        ("used_memory", used),
+        ("used_memory_human", human(used)),
         ("used_memory_rss", rss),
-        ("used_memory_rss_human", _human(rss)),
+        ("used_memory_rss_human", human(rss)),
         ("used_memory_peak", peak),
-        ("used_memory_peak_human", _human(peak)),
-        ("used_memory_peak_perc", f"{100.0 * rss / peak if peak else 100.0:.2f}%"),
-        ("used_memory_overhead", 0),
-        ("used_memory_startup", 0),
-        ("used_memory_dataset", rss),
-        ("used_memory_dataset_perc", "100.00%"),
-        ("used_memory_estimate_method", "process_rss"),
-        ("allocator_allocated", rss),
-        ("allocator_active", rss),
-        ("allocator_resident", rss),
+        ("used_memory_peak_human", human(peak)),
+        ("used_memory_peak_perc", f"{m['peak_perc']:.2f}%"),
+        ("used_memory_overhead", m["overhead"]),
+        ("used_memory_startup", m["startup"]),
+        ("used_memory_dataset", m["dataset"]),
+        ("used_memory_dataset_perc", f"{m['dataset_perc']:.2f}%"),
+        ("allocator_allocated", allocated),
+        ("allocator_active", active),
+        ("allocator_resident", resident),
         ("total_system_memory", system),
-        ("total_system_memory_human", _human(system)),
+        ("total_system_memory_human", human(system)),
         *_scripting_memory(s),
         ("maxmemory", maxmemory),
-        ("maxmemory_human", _human(maxmemory)),
-        ("maxmemory_policy", s.config.get("maxmemory-policy")),
-        ("allocator_frag_ratio", "1.00"),
-        ("allocator_frag_bytes", 0),
-        ("allocator_rss_ratio", "1.00"),
-        ("allocator_rss_bytes", 0),
-        ("rss_overhead_ratio", "1.00"),
-        ("rss_overhead_bytes", 0),
-        ("mem_fragmentation_ratio", "1.00"),
-        ("mem_fragmentation_bytes", 0),
-        ("mem_not_counted_for_evict", 0),
+        ("maxmemory_human", human(maxmemory)),
+        ("maxmemory_policy", s.evictor.policy),
+        ("allocator_frag_ratio", f"{active / allocated if allocated else 0:.2f}"),
+        ("allocator_frag_bytes", active - allocated),
+        ("allocator_rss_ratio", f"{resident / active if active else 0:.2f}"),
+        ("allocator_rss_bytes", resident - active),
+        ("rss_overhead_ratio", f"{rss / resident if resident else 0:.2f}"),
+        ("rss_overhead_bytes", rss - resident),
+        ("mem_fragmentation_ratio", f"{m['frag']:.2f}"),
+        ("mem_fragmentation_bytes", rss - used),
+        ("mem_not_counted_for_evict", m["aof_buffer"]),
         ("mem_replication_backlog", 0),
         ("mem_total_replication_buffers", 0),
         ("mem_clients_slaves", 0),
-        ("mem_clients_normal", sum(len(c.out) + c.held_bytes for c in s.clients.values())),
+        ("mem_clients_normal", m["clients_normal"]),
         ("mem_cluster_links", 0),
-        ("mem_aof_buffer", 0),
+        ("mem_aof_buffer", m["aof_buffer"]),
         ("mem_allocator", "pymalloc"),
         ("active_defrag_running", 0),
         ("lazyfree_pending_objects", 0),
@@ -236,6 +225,7 @@ _PERSISTENCE_DEFAULTS: Fields = [
 def section_stats(s: Server) -> Fields:
     st = s.stats
     ks = s.keyspace
+    exceeded_total, exceeded_now = s.evictor.exceeded_ms()
     return [
         ("total_connections_received", st.connections_received),
         ("total_commands_processed", total_calls()),
@@ -257,9 +247,9 @@ def section_stats(s: Server) -> Fields:
         ("expired_time_cap_reached_count", 0),
         ("expire_cycle_cpu_milliseconds", 0),
         ("evicted_keys", ks.evicted_keys),
-        ("evicted_clients", 0),
-        ("total_eviction_exceeded_time", 0),
-        ("current_eviction_exceeded_time", 0),
+        ("evicted_clients", st.evicted_clients),
+        ("total_eviction_exceeded_time", exceeded_total),
+        ("current_eviction_exceeded_time", exceeded_now),
         ("keyspace_hits", ks.hits),
         ("keyspace_misses", ks.misses),
         ("pubsub_channels", s.pubsub.channel_count()),

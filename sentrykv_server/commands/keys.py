@@ -14,7 +14,6 @@ from sentrykv_server.commands.errors import (
     c_text,
     parse_int,
     syntax_error,
-    unknown_subcommand,
 )
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import BulkArray
@@ -53,7 +52,7 @@ def db_index(c: Client, raw: bytes, message: str | None = None) -> int:
 def del_cmd(c: Client, argv: list[bytes]) -> Any:
     """Delete keys."""
     db = c.db
-    deleted = [key for key in argv[1:] if db.lookup(key) is not None and db.delete(key)]
+    deleted = [key for key in argv[1:] if db.peek(key) is not None and db.delete(key)]
     if deleted:
         c.server.propagate(db.id, [b"DEL", *deleted])
     return len(deleted)
@@ -67,15 +66,15 @@ def unlink_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("exists", -2, "readonly fast", 1, -1, 1, group="generic")
 def exists_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Count how many of the given keys exist."""
-    lookup = c.db.lookup
-    return sum(1 for key in argv[1:] if lookup(key) is not None)
+    """Count how many of the given keys exist (not an access: LOOKUP_NOTOUCH)."""
+    peek = c.db.peek
+    return sum(1 for key in argv[1:] if peek(key) is not None)
 
 
 @command("type", 2, "readonly fast", 1, 1, 1, group="generic")
 def type_cmd(c: Client, argv: list[bytes]) -> Any:
     """The type of a key's value."""
-    return type_name(c.db.lookup(argv[1]))
+    return type_name(c.db.peek(argv[1]))
 
 
 @command("keys", 2, "readonly", group="generic")
@@ -97,7 +96,7 @@ def scan_cmd(c: Client, argv: list[bytes]) -> Any:
     match = compile_glob(pattern) if pattern is not None else None
     out = []
     for key in keys:
-        value = db.lookup(key)
+        value = db.peek(key)
         if value is None:
             continue
         if match is not None and not match(key):
@@ -144,7 +143,7 @@ def randomkey_cmd(c: Client, argv: list[bytes]) -> Any:
     # of picking forever (bounded by the keyspace, like KEYS).
     for k in (1, 100):  # usually the first pick is live
         for key in _sample_keys(db.data, k):
-            if db.lookup(key) is not None:
+            if db.peek(key) is not None:
                 return key
     live = list(db.live_keys())
     return random.choice(live) if live else None
@@ -179,8 +178,11 @@ def _rename(c: Client, argv: list[bytes], nx: bool) -> Any:
     if nx and db.lookup(dst) is not None:
         return 0
     expire = db.expires.get(src)
+    access = db.access(src)
     db.delete(src)
     db.set(dst, value)
+    if access is not None:  # the value object moves with its access field, as in Redis
+        db.set_access(dst, access)
     if expire is not None:
         db.set_expire(dst, expire)
     c.server.propagate(db.id, [b"RENAMENX" if nx else b"RENAME", src, dst])
@@ -250,8 +252,11 @@ def move_cmd(c: Client, argv: list[bytes]) -> Any:
     if value is None or dst_db.lookup(key) is not None:
         return 0
     expire = src_db.expires.get(key)
+    access = src_db.access(key)
     src_db.delete(key)
     dst_db.set(key, value)
+    if access is not None:
+        dst_db.set_access(key, access)
     if expire is not None:
         dst_db.set_expire(key, expire)
     c.server.propagate(src_db.id, [b"MOVE", key, b"%d" % index])
@@ -383,7 +388,7 @@ def pexpireat_cmd(c: Client, argv: list[bytes]) -> Any:
 
 def _ttl(c: Client, key: bytes, unit: int, absolute: bool) -> int:
     db = c.db
-    if db.lookup_read(key) is None:
+    if db.lookup_read(key, touch=False) is None:
         return -2
     when = db.expires.get(key)
     if when is None:
@@ -430,58 +435,6 @@ def persist_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("touch", -2, "readonly fast", 1, -1, 1, group="generic", since="3.2.1")
 def touch_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Count existing keys (and reclaim expired ones)."""
-    return exists_cmd(c, argv)
-
-
-# -- OBJECT ----------------------------------------------------------------------------------
-_OBJECT_HELP = [
-    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "ENCODING <key>",
-    "    Return the kind of internal representation used in order to store the value",
-    "    associated with a <key>.",
-    "FREQ <key>",
-    "    Return the access frequency index of the <key>. The returned integer is",
-    "    proportional to the logarithm of the recent access frequency of the key.",
-    "IDLETIME <key>",
-    "    Return the idle time of the <key>, that is the approximated number of",
-    "    seconds elapsed since the last access to the key.",
-    "REFCOUNT <key>",
-    "    Return the number of references of the value associated with the specified",
-    "    <key>.",
-    "HELP",
-    "    Prints this help.",
-]
-
-
-@command("object", -2, "readonly", 2, 2, 1, group="generic", since="2.2.3")
-def object_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Inspect the internals of a key's value."""
-    sub = argv[1].lower()
-    if sub == b"help" and len(argv) == 2:
-        return _OBJECT_HELP
-    if sub not in (b"encoding", b"refcount", b"idletime", b"freq") or len(argv) != 3:
-        if sub in (b"encoding", b"refcount", b"idletime", b"freq"):
-            raise CommandError(f"ERR wrong number of arguments for 'object|{sub.decode()}' command")
-        raise unknown_subcommand(argv[1], "OBJECT")
-    value = c.db.lookup(argv[2])
-    if value is None:
-        return None
-    if sub == b"encoding":
-        return TYPES[type(value)].encoding(value).encode()
-    if sub == b"refcount":
-        return 1
-    policy = c.server.config.get("maxmemory-policy")
-    if sub == b"idletime":
-        if "lfu" in policy:
-            raise CommandError(
-                "ERR An LFU maxmemory policy is selected, idle time not tracked. "
-                "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
-            )
-        return 0
-    if "lfu" not in policy:
-        raise CommandError(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
-            "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
-        )
-    return 0
+    """Count existing keys, recording an access to each (their idle time restarts)."""
+    lookup = c.db.lookup
+    return sum(1 for key in argv[1:] if lookup(key) is not None)

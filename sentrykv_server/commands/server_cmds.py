@@ -160,11 +160,16 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
         return "OK"
     if sub == b"set-active-expire" and len(argv) == 3:
         return "OK"
+    if sub == b"object" and len(argv) == 3:
+        from sentrykv_server.commands.memory_cmds import debug_object
+
+        return debug_object(c, argv[2]).decode()
     if sub == b"help":
         return [
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "DIGEST", "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
+            "OBJECT <key>", "    Show low level info about the `key` and associated value.",
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
             "HELP", "    Print this help.",
         ]

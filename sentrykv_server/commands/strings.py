@@ -44,11 +44,12 @@ def get_cmd(c: Client, argv: list[bytes]) -> Any:
         db.misses += 1
         return None
     if db.expires and key in db.expires:  # may have expired: take the general path
-        db.hits -= 1
         value = db.lookup_read(key)
         if value is None:
             return None
-    db.hits += 1
+    else:
+        db.hits += 1
+        db.lru[key] = db.clock  # the access clock (Redis's lookupKey touch)
     if type(value) is bytes:
         return value
     raise wrong_type()
@@ -60,6 +61,8 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
     if len(argv) == 3:  # the common case, kept short
+        if db.lfu:  # Redis looks the key up first: under LFU that access counts
+            db.lru[key] = db.clock
         db.set(key, argv[2])
         c.server.propagate(db.id, argv)
         return "OK"

@@ -238,6 +238,11 @@ class Durability:
             if self.server.fsync_always:
                 self.frames.append((lsn, ops))
 
+    def buffered_bytes(self) -> int:
+        """Log bytes held in memory (the ops of this pass count at their argument sizes)."""
+        pending = sum(sum(map(len, argv)) for _db, argv in self.pending)
+        return pending + self.writer.buffered_bytes()
+
     @property
     def durable_lsn(self) -> int:
         return self.writer.durable_lsn

@@ -153,6 +153,11 @@ class WalWriter:
         """Bytes framed but not yet handed to the kernel."""
         return sum(map(len, self._buf))
 
+    def buffered_bytes(self) -> int:
+        """Log bytes held in memory: framed but unwritten, plus written but not yet fsynced
+        ones kept for a retry (INFO mem_aof_buffer)."""
+        return self.pending_bytes() + self._retained
+
     def write_buffered(self) -> None:
         """One ``pwrite`` (looping over short writes) of every buffered frame.
 

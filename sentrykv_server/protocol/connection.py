@@ -80,11 +80,10 @@ class Client(asyncio.Protocol):
         # True when execute() must take the slow path (see refresh()).
         self.special = not self.authenticated or user.restricted
         self.name = b""
-        self.lib_name = b""
-        self.lib_ver = b""
         self.addr = "?"
         self.laddr = "?"
         self.peer_ip = ""
+        self.fd = -1
         self.created = time.time()
         self.last_seen = server.unixtime
         self.last_cmd: Command | None = None
@@ -112,6 +111,7 @@ class Client(asyncio.Protocol):
         self.wait_lsn = 0
         self.held: deque[tuple[int, bytes]] = deque()
         self.held_bytes = 0
+        self.reply_peak = 0  # CLIENT LIST rbp: the largest reply batch lately (reset by the cron)
         self.read_paused = False
         self.write_paused = False
         self.input_pending = False  # complete requests left unexecuted (see _OUT_PAUSE)
@@ -152,6 +152,8 @@ class Client(asyncio.Protocol):
         self.addr = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "?")
         self.laddr = f"{sock[0]}:{sock[1]}" if isinstance(sock, tuple) else str(sock or "?")
         self.peer_ip = str(peer[0]) if isinstance(peer, tuple) else ""
+        socket = transport.get_extra_info("socket")
+        self.fd = socket.fileno() if socket is not None else -1
         server = self.server
         refusal = None
         if len(server.clients) >= server.config.maxclients:
@@ -510,6 +512,8 @@ class Client(asyncio.Protocol):
         if self.out:
             data = bytes(self.out)
             self.out.clear()
+            if len(data) > self.reply_peak:
+                self.reply_peak = len(data)
             if hold and (self.held or self.wait_lsn > durable_lsn):
                 self.held.append((self.wait_lsn, data))
                 self.held_bytes += len(data)
@@ -562,18 +566,3 @@ class Client(asyncio.Protocol):
     # -- helpers for commands ------------------------------------------------------------
     def select(self, index: int) -> None:
         self.db = self.server.keyspace.dbs[index]
-
-    @property
-    def flags_text(self) -> str:
-        flags = ""
-        if self.multi is not None:
-            flags += "x"
-        if self.blocked is not None:
-            flags += "b"
-        if self.channels or self.patterns or self.shard_channels:
-            flags += "P"
-        if self.monitor:
-            flags += "O"
-        if self.close_after_reply:
-            flags += "c"
-        return flags or "N"

@@ -11,6 +11,7 @@ so small hashes even reply in the same order as Redis.
 from __future__ import annotations
 
 from sentrykv_server.store import digest
+from sentrykv_server.store.memory import hash_size
 from sentrykv_server.store.types import register
 
 
@@ -40,4 +41,5 @@ register(
     Hash, "hash", copy_hash,
     lambda h: "hashtable" if h.big else "listpack",
     lambda h: digest.canonical_items(list(h.items())),
+    hash_size,
 )

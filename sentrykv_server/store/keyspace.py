@@ -12,6 +12,21 @@ lazy (checked on every lookup through :meth:`Database.lookup`) plus an active
 cycle in :mod:`sentrykv_server.store.expire`.  A key that expires is deleted
 *and* the deletion is reported to the keyspace's ``on_expire`` hook, which the
 server uses to log a DEL record so that replaying the log reproduces it.
+
+Each database also keeps what Redis keeps in its object headers and
+allocator, updated on every change in O(1) (never a walk of the keyspace):
+
+* ``lru``: key -> the 24-bit LRU/LFU field of the last access (store/access.py);
+  ``lookup`` touches it, ``peek`` does not (Redis's LOOKUP_NOTOUCH);
+* ``mem``: the modelled bytes of every key and value object (store/memory.py),
+  less :data:`BYTES_OBJECT` per object, which :meth:`Database.dataset` adds back
+  per key (so a string overwrite costs one subtraction of lengths);
+  containers changed in place are queued in ``resized`` and re-costed once
+  per loop pass by :meth:`Keyspace.settle` (``sizes`` keeps their last cost);
+* ``keyring``: while an ``allkeys-*`` eviction policy is active, the keys in a
+  list, so that eviction can sample them at random in O(1) (a dict cannot);
+  deleted keys leave stale slots, dropped when sampled and all at once when a
+  quarter of the list is stale.
 """
 
 from __future__ import annotations
@@ -20,16 +35,33 @@ from collections.abc import Callable, Iterator
 from heapq import heapify, heappush
 from typing import Any
 
+from sentrykv_server.store.access import CREATE, TOUCH, AccessClock, LFUCounters
 from sentrykv_server.store.clock import now_ms
+from sentrykv_server.store.memory import BYTES_OBJECT, INT_COST, alloc, getsizeof
+from sentrykv_server.store.types import TYPES
 
 ExpireHook = Callable[[int, bytes], None]
 ChangeHook = Callable[["Database", bytes], None]
+# A container's last cost: (bytes, elements now, elements when last measured, passes since).
+Meter = tuple[int, int, int, int]
+_NO_METER: Meter = (0, 0, 0, 0)
+# Containers are costed from this many elements (exactly when they have no more), and
+# re-measured when their length moved by more than an eighth or after this many passes.
+METER_SAMPLES = 16
+METER_PASSES = 32
+
+
+def measure(value: Any) -> Meter:
+    """Cost a container from scratch (sampled: O(METER_SAMPLES))."""
+    n = len(value)
+    return (TYPES[type(value)].size(value, METER_SAMPLES), n, n, 0)
 
 
 class Database:
     """One numbered database (SELECT n)."""
 
-    __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl", "hits", "misses")
+    __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl", "hits", "misses", "lru", "clock",
+                 "wclock", "lfu", "mem", "sizes", "resized", "keyring")
 
     def __init__(self, index: int, keyspace: Keyspace) -> None:
         self.id = index
@@ -40,23 +72,50 @@ class Database:
         # keyspace_hits / keyspace_misses, counted per database (summed by INFO).
         self.hits = 0
         self.misses = 0
+        # The access clock (see the module docstring): ``lru[key] = clock`` records an access,
+        # ``lru[key] = wclock`` a new value object.  Both are ints under LRU policies.
+        self.lfu = False
+        self.lru: dict[bytes, int] = {}
+        self.clock: Any = keyspace.clock.lru
+        self.wclock: Any = self.clock
+        # Memory accounting (see store/memory.py).
+        self.mem = 0
+        self.sizes: dict[bytes, Meter] = {}
+        self.resized: set[bytes] = set()
+        self.keyring: list[bytes] | None = None
 
     def __len__(self) -> int:
         return len(self.data)
 
     # -- lookups ---------------------------------------------------------------------------
     def lookup(self, key: bytes) -> Any:
-        """The live value of ``key`` or None; an expired key is removed on the way."""
+        """The live value of ``key`` or None, recording the access (Redis's lookupKey).
+
+        An expired key is removed on the way (and reported missing without being
+        removed while clients are paused, as Redis does).
+        """
         value = self.data.get(key)
-        if value is not None and self.expires and key in self.expires:
-            if self.expires[key] <= self.keyspace.now() and not self.keyspace.loading:
-                self.expire_now(key)
+        if value is not None:
+            if self.expires and key in self.expires and self.is_expired(key) and not self.keyspace.loading:
+                if not self.keyspace.expiry_paused:
+                    self.expire_now(key)
                 return None
+            self.lru[key] = self.clock
         return value
 
-    def lookup_read(self, key: bytes) -> Any:
-        """Like :meth:`lookup` but counts a keyspace hit or miss (INFO stats)."""
-        value = self.lookup(key)
+    def peek(self, key: bytes) -> Any:
+        """Like :meth:`lookup` without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT...)."""
+        value = self.data.get(key)
+        if value is not None and self.expires and key in self.expires and self.is_expired(key) \
+                and not self.keyspace.loading:
+            if not self.keyspace.expiry_paused:
+                self.expire_now(key)
+            return None
+        return value
+
+    def lookup_read(self, key: bytes, touch: bool = True) -> Any:
+        """Like :meth:`lookup` (or :meth:`peek`) but counts a keyspace hit or miss (INFO stats)."""
+        value = self.lookup(key) if touch else self.peek(key)
         if value is None:
             self.misses += 1
         else:
@@ -76,7 +135,19 @@ class Database:
         ks = self.keyspace
         if ks.cow is not None:
             ks.cow(self, key)
-        self.data[key] = value
+        data = self.data
+        old = data.get(key)
+        data[key] = value
+        self.lru[key] = self.wclock
+        # Memory accounting, inlined for strings: lengths only (see the module docstring).
+        if type(old) is bytes and type(value) is bytes:
+            self.mem += len(value) - len(old)
+        elif old is None and type(value) is bytes:
+            self.mem += len(key) + len(value)
+            if self.keyring is not None:
+                self.keyring.append(key)
+        else:
+            self._account_store(key, old, value)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
         # touched(), inlined for the most common write: the WATCH check is one test.
@@ -84,12 +155,30 @@ class Database:
         if ks.watchers:
             ks.touched_watched(self, key)
 
+    def _account_store(self, key: bytes, old: Any, value: Any) -> None:
+        """The general case of :meth:`set`'s accounting: containers, or a type change."""
+        if old is None:
+            self.mem += len(key)
+            if self.keyring is not None:
+                self.keyring.append(key)
+        elif type(old) is bytes:
+            self.mem -= len(old)
+        else:
+            self.mem -= self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
+        if type(value) is bytes:
+            self.mem += len(value)
+        else:
+            meter = self.sizes[key] = measure(value)
+            self.mem += meter[0] - BYTES_OBJECT
+
     def add(self, key: bytes, value: Any) -> None:
         """Insert a value for a key known to be absent (creating a container)."""
         cow = self.keyspace.cow
         if cow is not None:
             cow(self, key)
         self.data[key] = value
+        self.lru[key] = self.wclock
+        self._account_store(key, None, value)
         self.keyspace.touched(self, key)
 
     def delete(self, key: bytes) -> bool:
@@ -97,12 +186,27 @@ class Database:
         cow = self.keyspace.cow
         if cow is not None:
             cow(self, key)
-        if self.data.pop(key, None) is None:
+        value = self.data.pop(key, None)
+        if value is None:
             return False
-        if self.expires:
-            self.expires.pop(key, None)
+        self._forget(key, value)
         self.keyspace.touched(self, key)
         return True
+
+    def _forget(self, key: bytes, value: Any) -> None:
+        """A key left the database: its TTL, access field and accounted bytes go too."""
+        if self.expires:
+            self.expires.pop(key, None)
+        self.lru.pop(key, None)
+        if type(value) is bytes:
+            self.mem -= len(key) + len(value)
+        else:
+            self.mem -= len(key) + self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
+
+    def resize(self, key: bytes) -> None:
+        """A container was changed in place: re-cost it at the end of the loop pass."""
+        self.resized.add(key)
+        self.keyspace.unsettled = True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         cow = self.keyspace.cow
@@ -127,7 +231,9 @@ class Database:
         cow = self.keyspace.cow
         if cow is not None:
             cow(self, key)
-        self.data.pop(key, None)
+        value = self.data.pop(key, None)
+        if value is not None:
+            self._forget(key, value)
         self.expires.pop(key, None)
         ks = self.keyspace
         ks.expired_keys += 1
@@ -144,8 +250,81 @@ class Database:
         before = self.data
         self.data = {}
         self.expires = {}
+        self.lru = self.keyspace.new_lru()
+        self.mem = 0
+        self.sizes = {}
+        self.resized = set()
+        if self.keyring is not None:
+            self.keyring = []
         self.keyspace.flushed(self, before)
         return removed
+
+    # -- the access clock --------------------------------------------------------------------
+    def access(self, key: bytes) -> int | None:
+        """The raw 24-bit LRU/LFU field of a key (OBJECT, DEBUG OBJECT, eviction)."""
+        return dict.get(self.lru, key)
+
+    def set_access(self, key: bytes, raw: int) -> None:
+        """Store a raw field as is: RENAME/MOVE carry it over, RESTORE IDLETIME/FREQ set it
+        (see ``store.access.idle_or_freq_value``)."""
+        dict.__setitem__(self.lru, key, raw)
+
+    # -- memory accounting -------------------------------------------------------------------
+    def dataset(self) -> int:
+        """Bytes of every key and value object: ``mem`` plus the two objects' headers per key."""
+        return self.mem + 2 * BYTES_OBJECT * len(self.data)
+
+    def settle(self) -> None:
+        """Re-cost the containers changed in place since the last call (O(1) amortised each).
+
+        Between full measurements (sampled, O(METER_SAMPLES)) a container's cost
+        follows its length at its last bytes-per-element; it is measured again
+        once its length moved by an eighth or after METER_PASSES passes.
+        """
+        resized = self.resized
+        self.resized = set()
+        data = self.data
+        sizes = self.sizes
+        mem = self.mem
+        for key in resized:
+            value = data.get(key)
+            if value is None or type(value) is bytes:
+                continue
+            meter = sizes.get(key)
+            n = len(value)
+            if meter is None:
+                new = measure(value)
+            else:
+                size, count, measured, passes = meter
+                mem -= size
+                if passes >= METER_PASSES or 8 * abs(n - measured) > measured + 8 or not count:
+                    new = measure(value)
+                else:
+                    new = (size + (n - count) * size // count, n, measured, passes + 1)
+            sizes[key] = new
+            mem += new[0]
+        self.mem = mem
+
+    def overhead(self) -> tuple[int, int]:
+        """(main table bytes, expires bytes): the dicts' tables and what only they hold.
+
+        ``getsizeof`` of a dict includes its hash table, so this is O(1): the
+        key/value dict, the access-field dict (plus one int per key under LFU:
+        those fields are not shared), the container meters, the keyring; the
+        expires dict plus one int per deadline (the expiry heap shares it).
+        """
+        lru = self.lru
+        main = alloc(getsizeof(self.data)) + alloc(getsizeof(lru))
+        if self.lfu:
+            main += INT_COST * len(lru)
+        if self.sizes:
+            main += alloc(getsizeof(self.sizes)) + 80 * len(self.sizes)
+        ring = self.keyring
+        if ring is not None:  # its slots, and the deleted keys its stale slots keep alive
+            main += alloc(getsizeof(ring)) + 64 * max(0, len(ring) - len(self.data))
+        expires = self.expires
+        exp = alloc(getsizeof(expires)) + INT_COST * len(expires) if expires else 0
+        return main, exp
 
     def live_keys(self) -> Iterator[bytes]:
         """Keys that have not expired (expired ones are skipped, not deleted: safe while iterating)."""
@@ -170,6 +349,12 @@ class Keyspace:
     """
 
     def __init__(self, databases: int = 16) -> None:
+        self.clock = AccessClock()
+        self.lfu = False
+        # Containers were changed in place: Database.settle() is due (see Server.flush_pass).
+        self.unsettled = False
+        # Clients are paused (CLIENT PAUSE): expired keys read as missing but stay in place.
+        self.expiry_paused = False
         self.dbs = [Database(i, self) for i in range(databases)]
         self.loading = False
         self.expired_keys = 0
@@ -182,6 +367,8 @@ class Keyspace:
         self.expiry_heap: list[tuple[int, int, bytes]] = []
         self.key_ready_hook: Callable[[Database, bytes], None] | None = None
         self.on_expire: ExpireHook = _ignore_expire
+        # Called with (db index, key) after a key was evicted (keyspace notifications).
+        self.on_evict: ExpireHook | None = None
         self.on_flush: Callable[[Database], None] | None = None
         # Set while a checkpoint runs: called with (db, key) BEFORE a key's value or TTL
         # changes, so the checkpoint can keep the point-in-time version (serialize before
@@ -222,6 +409,77 @@ class Keyspace:
         if self.on_flush is not None:
             self.on_flush(db)
 
+    # -- access clock ------------------------------------------------------------------------
+    def new_lru(self) -> dict[bytes, int]:
+        return LFUCounters(self.clock) if self.lfu else {}
+
+    def set_lfu(self, enabled: bool) -> None:
+        """Switch between LRU and LFU policies: fields are kept as they are (as in Redis)."""
+        if enabled == self.lfu:
+            return
+        self.lfu = enabled
+        for db in self.dbs:
+            db.lfu = enabled
+            db.lru = LFUCounters(self.clock, db.lru) if enabled else dict(db.lru)
+        self.tick_clock(None)
+
+    def tick_clock(self, now: float | None) -> None:
+        """serverCron's clock update; every database reads it as ``db.clock``."""
+        clock = self.clock
+        if now is not None:
+            clock.tick(now)
+        if self.lfu:
+            for db in self.dbs:
+                db.clock, db.wclock = TOUCH, CREATE
+        else:
+            tick = clock.lru
+            for db in self.dbs:
+                db.clock = db.wclock = tick
+
+    # -- memory accounting -----------------------------------------------------------------
+    def settle(self) -> None:
+        """Re-cost every container changed in place since the last call."""
+        self.unsettled = False
+        for db in self.dbs:
+            if db.resized:
+                db.settle()
+
+    def dataset_bytes(self) -> int:
+        if self.unsettled:
+            self.settle()
+        return sum(db.dataset() for db in self.dbs)
+
+    def recount(self) -> None:
+        """Recompute every database's accounting from scratch (after recovery: the snapshot
+        loader and the replay's fast path fill the dicts directly).  O(keys), once."""
+        clock = self.clock
+        for db in self.dbs:
+            mem = 0
+            sizes: dict[bytes, Meter] = {}
+            old = db.lru
+            lru = self.new_lru()
+            fresh = (clock.minutes << 8) | 5 if self.lfu else clock.lru
+            for key, value in db.data.items():
+                if type(value) is bytes:
+                    mem += len(key) + len(value)
+                else:
+                    meter = sizes[key] = measure(value)
+                    mem += len(key) + meter[0] - BYTES_OBJECT
+                raw = dict.get(old, key)
+                dict.__setitem__(lru, key, fresh if raw is None else raw)
+            db.mem, db.sizes, db.lru, db.resized = mem, sizes, lru, set()
+            if db.keyring is not None:
+                db.keyring = list(db.data)
+        self.unsettled = False
+
+    def set_sampling(self, enabled: bool) -> None:
+        """Keep (or drop) the keyrings eviction samples ``allkeys-*`` policies from."""
+        for db in self.dbs:
+            if enabled and db.keyring is None:
+                db.keyring = list(db.data)
+            elif not enabled:
+                db.keyring = None
+
     def signal_ready(self, db: Database, key: bytes) -> None:
         """A list/zset key received elements: blocked clients may be served."""
         if self.key_ready_hook is not None:
@@ -230,8 +488,10 @@ class Keyspace:
     def swap(self, a: int, b: int) -> None:
         """SWAPDB: exchange contents; Database objects keep their index."""
         da, db_ = self.dbs[a], self.dbs[b]
-        da.data, db_.data = db_.data, da.data
-        da.expires, db_.expires = db_.expires, da.expires
+        for name in _SWAPPED:
+            first = getattr(da, name)
+            setattr(da, name, getattr(db_, name))
+            setattr(db_, name, first)
         self.rebuild_expiry_heap()
         self.flushed(da, db_.data)
         self.flushed(db_, da.data)
@@ -261,6 +521,10 @@ class Keyspace:
 
     def total_keys(self) -> int:
         return sum(len(db.data) for db in self.dbs)
+
+
+# What SWAPDB exchanges between two databases (everything that describes their keys).
+_SWAPPED = ("data", "expires", "lru", "mem", "sizes", "resized", "keyring")
 
 
 def _ignore_expire(db_index: int, key: bytes) -> None:

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from itertools import islice
 
+from sentrykv_server.store.memory import list_size
 from sentrykv_server.store.types import register
 
 
@@ -57,4 +58,4 @@ def _canonical(lst: QuickList) -> bytes:
     return b"".join(b"%d:%s" % (len(v), v) for v in lst)
 
 
-register(QuickList, "list", lambda v: QuickList(v), lambda v: "quicklist", _canonical)
+register(QuickList, "list", lambda v: QuickList(v), lambda v: "quicklist", _canonical, list_size)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Iterable
+from sys import getsizeof
 from typing import Any
 
 _MAX_SNAPSHOTS = 64
@@ -54,6 +55,11 @@ class ScanCursors:
             self._snapshots.pop(sid, None)
             return 0, chunk
         return (sid << _OFFSET_BITS) | offset, chunk
+
+
+    def memory(self) -> int:
+        """Bytes the kept snapshots hold (lists of references; the keys are the keyspace's)."""
+        return sum(getsizeof(items) for items in self._snapshots.values())
 
 
 def parse_cursor(raw: bytes) -> int:

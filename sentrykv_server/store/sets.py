@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sentrykv_server.store import digest
+from sentrykv_server.store.memory import set_size
 from sentrykv_server.store.types import register
 
 _MIN, _MAX = -(1 << 63), (1 << 63) - 1
@@ -82,4 +83,5 @@ register(
     RedisSet, "set", copy_set,
     lambda s: "hashtable" if s.big else "intset",
     lambda s: digest.canonical_members(list(s)),
+    set_size,
 )

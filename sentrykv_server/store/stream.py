@@ -39,6 +39,7 @@ from itertools import chain, repeat
 
 from sortedcontainers import SortedDict, SortedList
 
+from sentrykv_server.store.memory import alloc, bytes_cost, getsizeof, scaled
 from sentrykv_server.store.types import register
 
 MASK64 = (1 << 64) - 1
@@ -577,4 +578,35 @@ def _canonical(s: Stream) -> bytes:
     return b"".join(out)
 
 
-register(Stream, "stream", lambda v: v.copy(), lambda v: "stream", _canonical)
+# A packed 128-bit ID as a Python int (44 bytes asked, 48 used); a pending entry: its
+# ID in the PEL's dict and sorted index and in its consumer's list, and its
+# (owner, time, count) tuple with the two ints.
+_ID_INT = 48
+_PENDING = _ID_INT + 64 + 2 * 32 + 3 * 8 + 48
+
+
+def _node_cost(node: Node) -> int:
+    return (alloc(getsizeof(node)) + alloc(getsizeof(node.fields)) + sum(map(bytes_cost, node.fields))
+            + alloc(getsizeof(node.ms)) + alloc(getsizeof(node.seq)) + alloc(getsizeof(node.blobs))
+            + sum(map(bytes_cost, node.blobs)) + 2 * _ID_INT)
+
+
+def _consumer_cost(consumer: Consumer) -> int:
+    return alloc(getsizeof(consumer)) + bytes_cost(consumer.name) + 64 + 8 * len(consumer.pel)
+
+
+def stream_size(stream: Stream, samples: int) -> int:
+    """Memory model of a stream (store/memory.py): its nodes (sampled like Redis samples
+    listpacks: whole nodes), every group with its PEL, and every consumer (sampled)."""
+    nodes = stream.nodes
+    size = (alloc(getsizeof(stream)) + alloc(getsizeof(nodes)) + alloc(getsizeof(stream.masters))
+            + scaled(len(nodes), iter(nodes), samples, _node_cost))
+    for group in stream.groups.values():
+        consumers = group.consumers
+        size += (alloc(getsizeof(group)) + bytes_cost(group.name) + alloc(getsizeof(group.pel))
+                 + _PENDING * len(group.pel) + alloc(getsizeof(consumers))
+                 + scaled(len(consumers), iter(consumers.values()), samples, _consumer_cost))
+    return size
+
+
+register(Stream, "stream", lambda v: v.copy(), lambda v: "stream", _canonical, stream_size)

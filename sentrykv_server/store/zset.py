@@ -23,6 +23,7 @@ from math import inf, nextafter
 from sortedcontainers import SortedList
 
 from sentrykv_server.store import digest
+from sentrykv_server.store.memory import zset_size
 from sentrykv_server.store.types import register
 
 Entry = tuple[float, bytes]
@@ -220,4 +221,5 @@ def _canonical(z: ZSet) -> bytes:
     return digest.canonical_items([(m, format_score(s)) for s, m in z.order])
 
 
-register(ZSet, "zset", copy_zset, lambda z: "skiplist" if z.big else "listpack", _canonical)
+register(ZSet, "zset", copy_zset, lambda z: "skiplist" if z.big else "listpack", _canonical,
+         zset_size)

@@ -68,7 +68,7 @@ class _Transport:
         pass
 
     def get_extra_info(self, name: str) -> Any:
-        return ("127.0.0.1", 1)
+        return ("127.0.0.1", 1) if name in ("peername", "sockname") else None
 
     def set_write_buffer_limits(self, high: int) -> None:
         pass
