@@ -54,7 +54,7 @@ class Directive:
     """How one directive is parsed, validated and shown."""
 
     name: str
-    kind: str  # int | bool | enum | string | path
+    kind: str  # int | bool | enum | string | path | events (notify-keyspace-events)
     default: str
     mutable: bool = True
     protected: bool = False
@@ -83,6 +83,13 @@ class Directive:
                     f"argument must be between {self.minimum} and {self.maximum} inclusive",
                 )
             return value
+        if self.kind == "events":
+            from sentrykv_server.notify import parse_flags
+
+            try:
+                return parse_flags(raw)
+            except ValueError as exc:
+                raise ConfigError(self.name, str(exc)) from None
         if self.kind == "enum":
             low = raw.lower()
             if low not in self.choices:
@@ -99,6 +106,10 @@ class Directive:
     def show(self, value: Any) -> str:
         if self.kind == "bool":
             return "yes" if value else "no"
+        if self.kind == "events":
+            from sentrykv_server.notify import format_flags
+
+            return format_flags(value)
         return str(value)
 
 
@@ -152,6 +163,8 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("tls-ca-cert-file", "path", "", mutable=False, protected=True),
         Directive("tls-auth-clients", "enum", "yes", mutable=False, choices=("yes", "no", "optional")),
         Directive("metrics-port", "int", "0", mutable=False, minimum=0, maximum=65535),
+        Directive("notify-keyspace-events", "events", ""),
+        Directive("tracking-table-max-keys", "int", "1000000", minimum=0, maximum=_BIG),
     ]
 }
 

@@ -74,6 +74,9 @@ def process_command(c: Client, argv: list[bytes]) -> None:
         if not special and server.write_error is not None and server.fsync_always and not cmd.is_write:
             _read_during_disk_trouble(c, cmd, argv)
             return
+    if c.tracking is not None:  # client-side caching: reads recorded, own invalidations after the reply
+        c.server.tracking.run(c, cmd, argv)
+        return
     result = call(c, cmd, argv)
     after_call(c)
     reply(c, result)
@@ -121,6 +124,8 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> Any:
     except Exception as exc:  # a bug must not kill the connection or the server
         result = internal_error(cmd, argv, exc)
     elapsed = (_perf_ns() - start) // 1000
+    if c.tracking is not None and cmd.is_readonly:
+        server.tracking.remember(c, cmd, argv)
     cmd.calls += 1
     cmd.usec += elapsed
     if elapsed >= server.slowlog_threshold_us >= 0:

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server import REDIS_COMPAT_VERSION
+from sentrykv_server.commands import client_tracking
 from sentrykv_server.commands.errors import (
     WRONGPASS,
     CommandError,
@@ -152,6 +153,7 @@ def reset_cmd(c: Client, argv: list[bytes]) -> Any:
     c.multi_error = False
     unwatch_all(c)
     c.server.pubsub.forget(c)
+    c.server.tracking.disable(c)
     if c.monitor:
         c.monitor = False
         if c in c.server.monitors:
@@ -169,26 +171,53 @@ def reset_cmd(c: Client, argv: list[bytes]) -> Any:
 # -- CLIENT ----------------------------------------------------------------------------------
 _CLIENT_HELP = [
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "GETNAME", "    Return the name of the current connection.",
-    "ID", "    Return the ID of the current connection.",
-    "INFO", "    Return information about the current client connection.",
-    "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
     "KILL <option> <value> [<option> <value> [...]]",
     "    Kill connections. Options are:",
-    "    * ADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made from the specified address",
-    "    * LADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made to specified local address",
-    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
-    "    * ID <client-id>", "      Kill connections by client id.",
-    "    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
-    "LIST [options ...]", "    Return information about client connections. Options:",
-    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
-    "    * ID <client-id> [<client-id> ...]", "      Return clients of specified IDs only.",
-    "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
-    "SETNAME <name>", "    Assign the name <name> to the current connection.",
-    "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set library name or version of the current connection.",
-    "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-    "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-    "HELP", "    Prints this help.",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Prints this help.",
 ]
 
 
@@ -205,12 +234,13 @@ def client_line(c: Client, now: float, running: str | None = None) -> str:
     """
     multi = len(c.multi) if c.multi is not None else -1
     cmd = running or (c.last_cmd.full_name if c.last_cmd is not None else "NULL")
+    redir = c.tracking.redirect if c.tracking is not None else -1
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=0 name={c.name.decode('utf-8', 'replace')} "
         f"age={int(now - c.created)} idle={max(0, c.server.unixtime - c.last_seen)} flags={c.flags_text} "
         f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} multi={multi} "
         f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={len(c.out)} oll={len(c.held)} "
-        f"omem={c.held_bytes} tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={3 if c.resp3 else 2} "
+        f"omem={c.held_bytes} tot-mem=0 events=r cmd={cmd} user=default redir={redir} resp={3 if c.resp3 else 2} "
         f"lib-name={c.lib_name.decode('utf-8', 'replace')} lib-ver={c.lib_ver.decode('utf-8', 'replace')}"
     )
 
@@ -287,21 +317,28 @@ def client_cmd(c: Client, argv: list[bytes]) -> Any:
         return "OK"
     if sub == b"unpause" and n == 2:
         return "OK"
-    if sub == b"getredir" and n == 2:
-        return -1  # no tracking, so no redirection
-    if sub == b"trackinginfo" and n == 2:
-        return {b"flags": [b"off"], b"redirect": -1, b"prefixes": []}
-    if sub == b"caching" and n == 3:
-        raise CommandError(
-            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN "
-            "or OPTOUT mode enabled"
-        )
-    if sub == b"tracking":
-        raise CommandError("ERR CLIENT TRACKING is not supported by SentryKV")
+    handler = _TRACKING_SUBCOMMANDS.get(sub)
+    if handler is not None and _TRACKING_ARITY[sub](n):
+        return handler(c, argv)
     if sub in (b"id", b"getname", b"setname", b"info", b"setinfo", b"no-evict", b"reply", b"unblock", b"kill",
-               b"help", b"pause", b"unpause", b"getredir", b"trackinginfo", b"caching", b"no-touch"):
+               b"help", b"pause", b"unpause", b"getredir", b"trackinginfo", b"caching", b"no-touch",
+               b"tracking"):
         raise CommandError(f"ERR wrong number of arguments for 'client|{sub.decode()}' command")
     raise unknown_subcommand(argv[1], "CLIENT")
+
+
+_TRACKING_SUBCOMMANDS = {
+    b"tracking": client_tracking.tracking_cmd,
+    b"caching": client_tracking.caching_cmd,
+    b"getredir": client_tracking.getredir_cmd,
+    b"trackinginfo": client_tracking.trackinginfo_cmd,
+}
+_TRACKING_ARITY = {
+    b"tracking": lambda n: n >= 3,
+    b"caching": lambda n: n == 3,
+    b"getredir": lambda n: n == 2,
+    b"trackinginfo": lambda n: n == 2,
+}
 
 
 def _client_list(c: Client, argv: list[bytes]) -> Any:

@@ -20,6 +20,7 @@ from sentrykv_server.commands.errors import (
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, STRING, notify
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -36,6 +37,9 @@ def get_cmd(c: Client, argv: list[bytes]) -> Any:
     value = db.data.get(key)
     if value is None:
         db.misses += 1
+        on_miss = db.keyspace.on_miss
+        if on_miss is not None:  # the 'keymiss' keyspace event
+            on_miss(db, key)
         return None
     if db.expires and key in db.expires:  # may have expired: take the general path
         db.hits -= 1
@@ -55,7 +59,10 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
     if len(argv) == 3:  # the common case, kept short
         db.set(key, argv[2])
-        c.server.propagate(db.id, argv)
+        server = c.server
+        server.propagate(db.id, argv)
+        if server.notify_flags:
+            notify(server, STRING, b"set", db, key)
         return "OK"
     nx = xx = get = keepttl = False
     expiry: tuple[bytes, int, bool] | None = None
@@ -87,9 +94,12 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
         return old if get else None
     value = argv[2]
     db.set(key, value, keep_ttl=keepttl)
+    server = c.server
+    notify(server, STRING, b"set", db, key)
     if when is not None:
         db.set_expire(key, when)
-        c.server.propagate(db.id, [b"SET", key, value, b"PXAT", ms_bytes(when)])
+        notify(server, GENERIC, b"expire", db, key)
+        server.propagate(db.id, [b"SET", key, value, b"PXAT", ms_bytes(when)])
     elif keepttl:
         c.server.propagate(db.id, [b"SET", key, value, b"KEEPTTL"])
     else:
@@ -105,6 +115,7 @@ def setnx_cmd(c: Client, argv: list[bytes]) -> Any:
         return 0
     db.set(argv[1], argv[2])
     c.server.propagate(db.id, [b"SET", argv[1], argv[2]])
+    notify(c.server, STRING, b"set", db, argv[1])
     return 1
 
 
@@ -112,7 +123,9 @@ def _setex(c: Client, argv: list[bytes], unit: int, name: str) -> Any:
     db = c.db
     when = expire_at_ms(argv[2], unit, False, db.keyspace.now(), name)
     db.set(argv[1], argv[3])
+    notify(c.server, STRING, b"set", db, argv[1])
     db.set_expire(argv[1], when)
+    notify(c.server, GENERIC, b"expire", db, argv[1])
     c.server.propagate(db.id, [b"SET", argv[1], argv[3], b"PXAT", ms_bytes(when)])
     return "OK"
 
@@ -136,6 +149,7 @@ def getset_cmd(c: Client, argv: list[bytes]) -> Any:
     old = get_string(db, argv[1])
     db.set(argv[1], argv[2])
     c.server.propagate(db.id, [b"SET", argv[1], argv[2]])
+    notify(c.server, STRING, b"set", db, argv[1])
     return old
 
 
@@ -147,6 +161,7 @@ def getdel_cmd(c: Client, argv: list[bytes]) -> Any:
     if old is not None:
         db.delete(argv[1])
         c.server.propagate(db.id, [b"DEL", argv[1]])
+        notify(c.server, GENERIC, b"del", db, argv[1])
     return old
 
 
@@ -178,11 +193,14 @@ def getex_cmd(c: Client, argv: list[bytes]) -> Any:
         if when <= now:
             db.delete(key)
             c.server.propagate(db.id, [b"DEL", key])
+            notify(c.server, GENERIC, b"del", db, key)
         else:
             db.set_expire(key, when)
             c.server.propagate(db.id, [b"PEXPIREAT", key, ms_bytes(when)])
+            notify(c.server, GENERIC, b"expire", db, key)
     elif persist and db.persist(key):
         c.server.propagate(db.id, [b"PERSIST", key])
+        notify(c.server, GENERIC, b"persist", db, key)
     return value
 
 
@@ -203,9 +221,12 @@ def mset_cmd(c: Client, argv: list[bytes]) -> Any:
     if len(argv) % 2 == 0:
         raise CommandError("ERR wrong number of arguments for 'mset' command")
     db = c.db
+    server = c.server
     for i in range(1, len(argv), 2):
         db.set(argv[i], argv[i + 1])
-    c.server.propagate(db.id, argv)
+        if server.notify_flags:
+            notify(server, STRING, b"set", db, argv[i])
+    server.propagate(db.id, argv)
     return "OK"
 
 
@@ -219,6 +240,7 @@ def msetnx_cmd(c: Client, argv: list[bytes]) -> Any:
         return 0
     for i in range(1, len(argv), 2):
         db.set(argv[i], argv[i + 1])
+        notify(c.server, STRING, b"set", db, argv[i])
     c.server.propagate(db.id, [b"MSET", *argv[1:]])
     return 1
 
@@ -227,12 +249,13 @@ def msetnx_cmd(c: Client, argv: list[bytes]) -> Any:
 def append_cmd(c: Client, argv: list[bytes]) -> Any:
     """Append to a string value."""
     db = c.db
-    old = get_string(db, argv[1])
+    old = get_string(db, argv[1], read=False)
     value = argv[2] if old is None else old + argv[2]
     if len(value) > MAX_STRING:
         raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
     db.set(argv[1], value, keep_ttl=True)
     c.server.propagate(db.id, argv)
+    notify(c.server, STRING, b"append", db, argv[1])
     return len(value)
 
 
@@ -256,6 +279,9 @@ def _incr(c: Client, key: bytes, delta: int) -> int:
     if not _MIN <= result <= _MAX:
         raise CommandError(OVERFLOW)
     db.set(key, b"%d" % result, keep_ttl=True)
+    server = c.server
+    if server.notify_flags:
+        notify(server, STRING, b"incrby", db, key)
     return result
 
 
@@ -435,6 +461,7 @@ def incrbyfloat_cmd(c: Client, argv: list[bytes]) -> Any:
     result = add_float(old, argv[2], "ERR value is not a valid float", current_first=True)
     db.set(argv[1], result, keep_ttl=True)
     c.server.propagate(db.id, [b"SET", argv[1], result, b"KEEPTTL"])
+    notify(c.server, STRING, b"incrbyfloat", db, argv[1])
     return result
 
 
@@ -472,7 +499,7 @@ def setrange_cmd(c: Client, argv: list[bytes]) -> Any:
     if offset < 0:
         raise CommandError("ERR offset is out of range")
     patch = argv[3]
-    old = get_string(db, argv[1])
+    old = get_string(db, argv[1], read=False)
     if old is None:
         if not patch:
             return 0
@@ -488,6 +515,7 @@ def setrange_cmd(c: Client, argv: list[bytes]) -> Any:
     value = bytes(buf)
     db.set(argv[1], value, keep_ttl=True)
     c.server.propagate(db.id, argv)
+    notify(c.server, STRING, b"setrange", db, argv[1])
     return len(value)
 
 

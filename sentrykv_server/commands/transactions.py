@@ -43,6 +43,7 @@ def unwatch_all(client: Client) -> None:
                 del watchers[entry]
     client.watched = []
     client.watch_dirty = False
+    client.server.keyspace.refresh_observed()
 
 
 def discard_transaction(client: Client) -> None:
@@ -143,6 +144,7 @@ def watch_cmd(c: Client, argv: list[bytes]) -> Any:
             clients = watchers[entry] = set()
         clients.add(c)
         c.watched.append(entry)
+    db.keyspace.refresh_observed()
     return "OK"
 
 

@@ -116,6 +116,8 @@ class Client(asyncio.Protocol):
         # Blocking commands answer at once instead of waiting (EXEC, scripts: Redis's
         # CLIENT_DENY_BLOCKING).
         self.deny_blocking = False
+        # Client-side caching options while CLIENT TRACKING is on (tracking.TrackingState).
+        self.tracking: Any = None
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, base: asyncio.BaseTransport) -> None:
@@ -425,8 +427,13 @@ class Client(asyncio.Protocol):
         process_command(self, argv)
 
     def refresh(self) -> None:
-        """Recompute ``special`` after AUTH, HELLO, RESET or CLIENT REPLY changed the state."""
-        self.special = not self.authenticated or self.reply_mode != "on" or bool(self.shard_channels)
+        """Recompute ``special`` after AUTH, HELLO, RESET, CLIENT REPLY or TRACKING changed the state.
+
+        A tracking client takes the dispatcher's path, which records its reads:
+        the hot path never looks at tracking.
+        """
+        self.special = (not self.authenticated or self.reply_mode != "on" or bool(self.shard_channels)
+                        or self.tracking is not None)
 
     # -- output --------------------------------------------------------------------------
     def push(self, data: bytes) -> None:
@@ -505,6 +512,13 @@ class Client(asyncio.Protocol):
             flags += "x"
         if self.blocked is not None:
             flags += "b"
+        tracking = self.tracking
+        if tracking is not None:
+            flags += "t"
+            if tracking.broken:
+                flags += "R"
+            if tracking.bcast:
+                flags += "B"
         if self.channels or self.patterns or self.shard_channels:
             flags += "P"
         if self.monitor:

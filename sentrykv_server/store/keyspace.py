@@ -59,6 +59,9 @@ class Database:
         value = self.lookup(key)
         if value is None:
             self.misses += 1
+            on_miss = self.keyspace.on_miss
+            if on_miss is not None:  # the 'keymiss' keyspace event
+                on_miss(self, key)
         else:
             self.hits += 1
         return value
@@ -76,21 +79,38 @@ class Database:
         ks = self.keyspace
         if ks.cow is not None:
             ks.cow(self, key)
+        if ks.observed:  # WATCH, client tracking or 'new' events: the general path
+            self._set_observed(key, value, keep_ttl)
+            return
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        # touched(), inlined for the most common write: the WATCH check is one test.
-        ks.dirty += 1
-        if ks.watchers:
-            ks.touched_watched(self, key)
+        ks.dirty += 1  # touched(), inlined for the most common write
+
+    def _set_observed(self, key: bytes, value: Any, keep_ttl: bool) -> None:
+        """setKey with observers: a 'new' event when the key did not exist, then the signal.
+
+        Like setKey's lookupKeyWrite, a key whose TTL passed is expired first
+        (its 'expired' event and DEL come before the 'new' event).
+        """
+        ks = self.keyspace
+        created = ks.on_new is not None and self.lookup(key) is None
+        self.data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        if created and ks.on_new is not None:
+            ks.on_new(self, key)
+        ks.touched(self, key)
 
     def add(self, key: bytes, value: Any) -> None:
-        """Insert a value for a key known to be absent (creating a container)."""
-        cow = self.keyspace.cow
-        if cow is not None:
-            cow(self, key)
+        """Insert a value for a key known to be absent (creating a container: Redis's dbAdd)."""
+        ks = self.keyspace
+        if ks.cow is not None:
+            ks.cow(self, key)
         self.data[key] = value
-        self.keyspace.touched(self, key)
+        if ks.on_new is not None:
+            ks.on_new(self, key)
+        ks.touched(self, key)
 
     def delete(self, key: bytes) -> bool:
         """Remove a key (and its TTL); True if it existed."""
@@ -131,8 +151,12 @@ class Database:
         self.expires.pop(key, None)
         ks = self.keyspace
         ks.expired_keys += 1
-        ks.touched(self, key)
+        # Redis's order: the 'expired' event (raised by the on_expire hook), then the
+        # modification signal (WATCH, tracking invalidation) made on nobody's behalf.
         ks.on_expire(self.id, key)
+        ks.dirty += 1
+        if ks.observed:
+            ks.signal_modified(self, key, False)
 
     def is_expired(self, key: bytes) -> bool:
         when = self.expires.get(key)
@@ -163,10 +187,16 @@ class Database:
 class Keyspace:
     """All databases plus the hooks through which the server observes changes.
 
-    ``touched(db, key)`` is called on every modification; the transaction layer
-    uses it to invalidate WATCHed keys and the blocking layer to wake clients
-    waiting on a key.  ``on_expire(db_index, key)`` is called when a key is
-    removed because its TTL passed.
+    ``touched(db, key)`` is called on every modification (Redis's
+    signalModifiedKey): it breaks WATCHes and invalidates client-side caches
+    (``tracker``).  ``on_expire(db_index, key)`` is called when a key is
+    removed because its TTL passed.  ``on_new`` and ``on_miss`` raise the
+    'new' and 'keymiss' keyspace events (sentrykv_server/notify.py).
+
+    ``observed`` is the one flag the write paths test: True while WATCH,
+    client tracking or 'new' events need to hear about changes, so a server
+    using none of them pays nothing for them (refresh with
+    :meth:`refresh_observed` whenever one of them changes).
     """
 
     def __init__(self, databases: int = 16) -> None:
@@ -188,15 +218,32 @@ class Keyspace:
         # mutate).  Whole-database operations replace the dict objects instead of mutating
         # them, which leaves the checkpoint's references intact.
         self.cow: ChangeHook | None = None
+        # Observers (see the class docstring).
+        self.on_new: ChangeHook | None = None
+        self.on_miss: ChangeHook | None = None
+        self.tracker: Callable[[bytes, bool], None] | None = None
+        self.observed = False
+
+    def refresh_observed(self) -> None:
+        """Recompute ``observed`` after WATCH, tracking or the 'new' event changed."""
+        self.observed = bool(self.watchers) or self.on_new is not None or self.tracker is not None
 
     def touched(self, db: Database, key: bytes) -> None:
-        """A key changed: break WATCHes on it (Redis's signalModifiedKey).
+        """A key changed: break WATCHes on it, invalidate caches (Redis's signalModifiedKey).
 
         Container commands that mutate a value in place call this too.
         """
         self.dirty += 1
+        if self.observed:
+            self.signal_modified(db, key)
+
+    def signal_modified(self, db: Database, key: bytes, by_command: bool = True) -> None:
+        """Tell the observers that ``key`` changed (``by_command`` False: expiry)."""
         if self.watchers:
             self.touched_watched(db, key)
+        tracker = self.tracker
+        if tracker is not None:
+            tracker(key, by_command)
 
     def touched_watched(self, db: Database, key: bytes) -> None:
         """Flag the clients WATCHing ``key`` (only called when some client watches a key)."""
