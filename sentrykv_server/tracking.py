@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from sentrykv_server.commands.keyspecs import command_keys
 from sentrykv_server.commands.registry import PUBSUB
+from sentrykv_server.dispatch import after_call, call, reply
 
 if TYPE_CHECKING:
     from sentrykv_server.commands.registry import Command
@@ -119,6 +120,13 @@ class Tracking:
         self.pending: list[bytes | None] = []  # None: a flush (null invalidation)
         self.bcast_pending = False
         self._over_limit_passes = 0
+        # tracking-table-max-keys (0: no limit), kept current by a config hook.
+        config = server.config
+        self.max_keys: int = config.value("tracking-table-max-keys")
+        config.on_change("tracking-table-max-keys", self._set_max_keys)
+
+    def _set_max_keys(self, value: int) -> None:
+        self.max_keys = value
 
     # -- CLIENT TRACKING -----------------------------------------------------------------
     def enable(self, c: Client, redirect: int, bcast: bool, optin: bool, optout: bool,
@@ -285,8 +293,6 @@ class Tracking:
     # -- one command of a tracking client ----------------------------------------------------
     def run(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
         """Run a tracking client's command: reply first, then its own invalidations."""
-        from sentrykv_server.dispatch import after_call, call, reply
-
         self.executing = c
         try:
             result = call(c, cmd, argv)
@@ -314,7 +320,7 @@ class Tracking:
 
     def enforce_limit(self) -> None:
         """tracking-table-max-keys: invalidate keys (oldest first) until under the limit."""
-        limit = self.server.config.value("tracking-table-max-keys")
+        limit = self.max_keys
         if not limit or len(self.table) <= limit:
             self._over_limit_passes = 0
             return

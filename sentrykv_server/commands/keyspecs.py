@@ -26,6 +26,7 @@ from sentrykv_server.commands.registry import Command
 Spec = tuple[str, Any, int, str, int, int, int]
 
 _CACHE: dict[str, tuple[Spec, ...] | None] = {}
+_SINGLE: dict[str, int] = {}  # commands whose only key is argv[i]
 
 
 def _compile(cmd: Command) -> tuple[Spec, ...] | None:
@@ -100,8 +101,14 @@ def _find(spec: Spec, first: int, argv: list[bytes]) -> list[int]:
 def command_keys(cmd: Command, argv: list[bytes]) -> list[bytes]:
     """The key arguments of ``argv`` for ``cmd`` (in spec order, duplicates kept)."""
     name = cmd.full_name
+    single = _SINGLE.get(name)
+    if single is not None:  # the common case: one key at a fixed index (GET, HGET ...)
+        return [argv[single]] if single < len(argv) else []
     if name not in _CACHE:
-        _CACHE[name] = _compile(cmd)
+        specs = _CACHE[name] = _compile(cmd)
+        if specs is not None and len(specs) == 1 and specs[0][0] == "index" and specs[0][3:6] == ("range", 0, 1):
+            _SINGLE[name] = int(specs[0][1])
+            return command_keys(cmd, argv)
     specs = _CACHE[name]
     if specs is None:
         return [argv[i] for i in cmd.key_positions(argv)]

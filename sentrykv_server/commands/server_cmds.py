@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +161,8 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
         time.sleep(max(0.0, seconds))
         return "OK"
     if sub == b"set-active-expire" and len(argv) == 3:
+        digits = re.match(rb"\s*[-+]?\d+", argv[2])  # Redis reads it with atoi
+        ks.active_expire = digits is not None and int(digits.group()) != 0
         return "OK"
     if sub == b"help":
         return [

@@ -87,9 +87,9 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
         i += 1
     # Like Redis: the whole line is parsed (syntax errors first), then the expire value checked.
     when = None if expiry is None else expire_at_ms(expiry[0], expiry[1], expiry[2], db.keyspace.now(), "set")
+    if get:  # Redis runs GET first: a read lookup (stats, 'keymiss'), then the write one
+        old = get_string(db, key)
     old = db.lookup(key)
-    if get and old is not None and type(old) is not bytes:
-        raise wrong_type()
     if (nx and old is not None) or (xx and old is None):
         return old if get else None
     value = argv[2]

@@ -82,10 +82,19 @@ class Database:
         if ks.observed:  # WATCH, client tracking or 'new' events: the general path
             self._set_observed(key, value, keep_ttl)
             return
+        expires = self.expires
+        if expires and key in expires:
+            self._drop_ttl(key, keep_ttl)
         self.data[key] = value
-        if not keep_ttl and self.expires:
-            self.expires.pop(key, None)
         ks.dirty += 1  # touched(), inlined for the most common write
+
+    def _drop_ttl(self, key: bytes, keep_ttl: bool) -> None:
+        """Before overwriting a key with a TTL: expire it if its time passed (as setKey's
+        lookupKeyWrite does: 'expired' event, DEL logged), else drop the TTL unless kept."""
+        if self.expires[key] <= self.keyspace.now() and not self.keyspace.loading:
+            self.expire_now(key)
+        elif not keep_ttl:
+            del self.expires[key]
 
     def _set_observed(self, key: bytes, value: Any, keep_ttl: bool) -> None:
         """setKey with observers: a 'new' event when the key did not exist, then the signal.
@@ -94,7 +103,7 @@ class Database:
         (its 'expired' event and DEL come before the 'new' event).
         """
         ks = self.keyspace
-        created = ks.on_new is not None and self.lookup(key) is None
+        created = self.lookup(key) is None
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
@@ -202,6 +211,7 @@ class Keyspace:
     def __init__(self, databases: int = 16) -> None:
         self.dbs = [Database(i, self) for i in range(databases)]
         self.loading = False
+        self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE 0 leaves expiry to lookups
         self.expired_keys = 0
         self.evicted_keys = 0
         self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
