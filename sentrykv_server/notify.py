@@ -66,9 +66,12 @@ _CHANNEL_KINDS = KEYSPACE | KEYEVENT
 
 
 def parse_flags(text: str) -> int:
-    """keyspaceEventsStringToFlags; ValueError(INVALID_CLASS) on an unknown letter."""
+    """keyspaceEventsStringToFlags; ValueError(INVALID_CLASS) on an unknown letter.
+
+    Redis reads the value as a C string: a NUL byte ends it.
+    """
     flags = 0
-    for ch in text:
+    for ch in text.split("\0", 1)[0]:
         bit = _LETTERS.get(ch)
         if bit is None:
             raise ValueError(INVALID_CLASS)
