@@ -20,6 +20,7 @@ GROUP_TITLES = {
     "string": "Strings", "generic": "Keys", "hash": "Hashes", "list": "Lists", "set": "Sets",
     "sorted_set": "Sorted sets", "transactions": "Transactions", "pubsub": "Pub/Sub",
     "connection": "Connection", "server": "Server", "scripting": "Scripting (stubs)",
+    "bitmap": "Bitmaps", "hyperloglog": "HyperLogLog", "geo": "Geo",
 }
 
 

@@ -11,7 +11,7 @@ import importlib
 FAMILIES = (
     "connection", "strings", "keys", "server_cmds", "config_cmd", "info", "introspection",
     "hashes", "lists", "sets", "zsets", "transactions", "pubsub_cmds", "blocking_cmds",
-    "persistence_cmds", "dump_restore", "migrate",
+    "persistence_cmds", "dump_restore", "migrate", "bitops", "hyperloglog", "geo", "sort",
 )
 
 

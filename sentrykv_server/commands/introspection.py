@@ -129,9 +129,12 @@ def command_docs(cmd: Command) -> dict[bytes, Any]:
     # The optional fields in the order Redis's addReplyCommandDocs writes them.
     if published.get("doc_flags"):
         doc[b"doc_flags"] = SetReply([str(f) for f in published["doc_flags"]])
-    for field in ("deprecated_since", "replaced_by", "history"):
+    for field in ("deprecated_since", "replaced_by"):
         if published.get(field):
             doc[field.encode()] = _to_reply(published[field])
+    if published.get("history"):
+        # addReplyCommandHistory sends a set of [version, change] pairs.
+        doc[b"history"] = SetReply([_to_reply(entry) for entry in published["history"]])
     if "arguments" in published:
         doc[b"arguments"] = _to_reply(published["arguments"])
     subs = published.get("subcommands")

@@ -56,6 +56,8 @@ class Command:
     complexity: str = ""
     subcommands: dict[str, Command] = field(default_factory=dict)
     parent: Command | None = None
+    # Movable keys (SORT ... STORE, GEORADIUS ... STORE): argv -> key indexes.
+    key_finder: Callable[[list[bytes]], list[int]] | None = None
     # Hot-path booleans derived from flags, read by the dispatcher.
     is_write: bool = False
     is_readonly: bool = False
@@ -77,6 +79,8 @@ class Command:
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes of key arguments in argv (COMMAND GETKEYS, WATCH bookkeeping)."""
+        if self.key_finder is not None:
+            return self.key_finder(argv)
         if self.first_key <= 0:
             return []
         last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
@@ -105,6 +109,7 @@ def command(
     summary: str = "",
     since: str = "1.0.0",
     complexity: str = "",
+    keys: Callable[[list[bytes]], list[int]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a top-level command.  ``arity`` follows Redis: negative = at least."""
 
@@ -112,7 +117,7 @@ def command(
         cmd = Command(
             name, fn, arity, _flags(flags), first_key, last_key, step,
             group=group, summary=summary or (fn.__doc__ or "").strip().split("\n")[0],
-            since=since, complexity=complexity,
+            since=since, complexity=complexity, key_finder=keys,
         )
         COMMANDS[name] = cmd
         raw = name.encode()

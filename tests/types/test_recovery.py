@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -64,6 +65,47 @@ def _wait_checkpoint(c: redis.Redis) -> None:
         time.sleep(0.01)
 
 
+def crash_and_compare(srv: ServerProcess, workload: Callable[[redis.Redis, random.Random, int], None],
+                      checkpoint: str, rounds: int = 60, require_preserved: bool = True) -> None:
+    """Run ``workload`` (with a SAVE, or a BGSAVE overlapping it, per ``checkpoint``), kill -9
+    the server, restart it on the same directory and require the same dataset."""
+    c = srv.client()
+    rng = random.Random(7)
+    if checkpoint == "background":
+        # Plain keys first: a checkpoint writes keys in insertion order, so the
+        # containers come last and are still unwritten when the next writes arrive.
+        filler = c.pipeline(transaction=False)
+        for i in range(20000):
+            filler.set(f"fill{i}", "x")
+        filler.execute()
+    workload(c, rng, rounds)
+    if checkpoint == "save":
+        c.execute_command("SAVE")
+        workload(c, rng, rounds // 2)
+    elif checkpoint == "background":
+        # One pipeline: the writes arrive while the checkpoint is still running.  The
+        # overlap is a matter of timing, so retry until some container was preserved.
+        for _attempt in range(10):
+            pipe = c.pipeline(transaction=False)
+            pipe.execute_command("BGSAVE")
+            workload(pipe, rng, rounds // 2)  # type: ignore[arg-type]
+            pipe.execute()
+            _wait_checkpoint(c)
+            if not require_preserved or c.info("persistence")["checkpoint_last_preserved"] > 0:
+                break
+        else:
+            raise AssertionError("no write ever overlapped a checkpoint")
+        workload(c, rng, 5)
+    before = _state(srv.port)
+    assert len(before[1]) >= 8
+    srv.kill9()
+    srv.start()
+    after = _state(srv.port)
+    assert after == before
+    if checkpoint != "none":
+        assert srv.client().info("persistence")["recovery_snapshot_entries"] > 0
+
+
 @pytest.mark.parametrize("checkpoint", ["none", "save", "background"])
 def test_containers_survive_kill9(checkpoint: str) -> None:
     """"background": containers keep being mutated in place while the checkpoint
@@ -73,41 +115,7 @@ def test_containers_survive_kill9(checkpoint: str) -> None:
                               "--hash-max-listpack-entries", "8", "--zset-max-listpack-entries", "8",
                               "--set-max-intset-entries", "8"]).start()
     try:
-        c = srv.client()
-        rng = random.Random(7)
-        if checkpoint == "background":
-            # Plain keys first: a checkpoint writes keys in insertion order, so the
-            # containers come last and are still unwritten when the next writes arrive.
-            filler = c.pipeline(transaction=False)
-            for i in range(20000):
-                filler.set(f"fill{i}", "x")
-            filler.execute()
-        _workload(c, rng, 60)
-        if checkpoint == "save":
-            c.execute_command("SAVE")
-            _workload(c, rng, 30)
-        elif checkpoint == "background":
-            # One pipeline: the writes arrive while the checkpoint is still running.  The
-            # overlap is a matter of timing, so retry until some container was preserved.
-            for _attempt in range(10):
-                pipe = c.pipeline(transaction=False)
-                pipe.execute_command("BGSAVE")
-                _workload(pipe, rng, 30)
-                pipe.execute()
-                _wait_checkpoint(c)
-                if c.info("persistence")["checkpoint_last_preserved"] > 0:
-                    break
-            else:
-                raise AssertionError("no write ever overlapped a checkpoint")
-            _workload(c, rng, 5)
-        before = _state(srv.port)
-        assert len(before[1]) >= 8
-        srv.kill9()
-        srv.start()
-        after = _state(srv.port)
-        assert after == before
-        if checkpoint != "none":
-            assert srv.client().info("persistence")["recovery_snapshot_entries"] > 0
+        crash_and_compare(srv, _workload, checkpoint)
     finally:
         srv.stop()
         srv.cleanup()

@@ -44,6 +44,16 @@ def _server() -> Server:
     return Server(config)
 
 
+def replay_log(log: RecordingLog, server: Server) -> Server:
+    """Apply every recorded frame to ``server`` through the recovery path; returns it."""
+    server.keyspace.loading = True
+    replay_client = ReplayClient(server)
+    for frame in log.frames:
+        apply_payload(server, replay_client, frame)
+    server.keyspace.loading = False
+    return server
+
+
 def _snapshot(server: Server) -> dict[tuple[int, bytes], str]:
     return {
         (db.id, key): TYPES[type(value)].encoding(value)
@@ -62,12 +72,7 @@ def _run_and_replay(seq: list[tuple[S.Cmd, int]]) -> None:
         client.resp3 = proto == 3
         client.execute(list(cmd))
         client.out.clear()
-    replayed = _server()
-    replayed.keyspace.loading = True
-    replay_client = ReplayClient(replayed)
-    for frame in log.frames:
-        apply_payload(replayed, replay_client, frame)
-    replayed.keyspace.loading = False
+    replayed = replay_log(log, _server())
     assert dataset_digest(replayed.keyspace) == dataset_digest(live.keyspace)
     assert _snapshot(replayed) == _snapshot(live)
     # Values survive pickling (a snapshot format may use it) with their encoding.
