@@ -204,7 +204,49 @@ zscore nokey a
 zrange nokey 0 -1
 zunion 2 nokey z2
 zrank nokey a
+# bitmaps, HyperLogLog, geo, SORT
+setbit bm 7 1
+setbit bm 7 1
+setbit bm 100 0
+setbit nobm 3 0
+getbit nobm 0
+bitcount nobm
+bitop or bdst bm nobm
+bitop and bdst nobm nobm2
+bitop not bdst2 nobm
+bitfield bf set u8 0 255
+bitfield bf get u8 0
+bitfield bf incrby u8 0 0
+bitfield bf overflow fail incrby u8 0 10
+bitfield nobf get u8 0
+bitfield_ro bf get u8 0
+pfadd hl a b c
+pfadd hl a
+pfadd hl
+pfadd hl2
+pfcount hl
+pfcount hl nohl
+pfmerge hl3 hl hl2
+pfmerge hl3
+geoadd g 13.36 38.11 palermo 15.08 37.50 catania
+geoadd g xx 13.36 38.12 palermo
+geoadd g nx 13.36 38.12 palermo
+geopos nog palermo
+geosearchstore gs g frommember palermo byradius 200 km
+geosearchstore gs g frommember palermo byradius 1 m
+georadius g 15 37 200 km store gr
+georadius g 15 37 200 km storedist gr
+georadius g 0 0 1 km store gr
+georadiusbymember g palermo 10 km store gr2
+geosearchstore gs nog frommember palermo byradius 1 km
+rpush sl 3 1 2
+sort sl store sd
+sort sl limit 5 5 store sd
+sort nosl store sd2
+sort_ro sl
 # restore, dump
+hset d0 f v
+__restore_from__ d0 d0b 0
 set d1 v
 __restore_from__ d1 d2 0
 __restore_from__ d1 d2 0
