@@ -109,8 +109,12 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
     # Unwatch first: the transaction's own writes must not flag this client.
     discard_transaction(c)
     # Each reply is encoded as it is produced (HELLO inside MULTI switches the protocol
-    # mid-way, and a SUBSCRIBE with several channels adds several replies, as in Redis).
-    out = bytearray()
+    # mid-way, and a SUBSCRIBE with several channels adds several replies, as in Redis),
+    # straight into the client's output when replies are on: a RESP3 client subscribed to
+    # the keyspace events of its own transaction gets them between the replies, as in Redis.
+    direct = c.reply_mode == "on"
+    out = c.out if direct else bytearray()
+    out += b"*%d\r\n" % len(queue)
     c.in_exec = c.deny_blocking = True
     try:
         for cmd, args in queue:
@@ -122,7 +126,7 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
             encode(out, result, c.resp3)
     finally:
         c.in_exec = c.deny_blocking = False
-    return Raw(b"*%d\r\n" % len(queue) + out)
+    return NO_REPLY if direct else Raw(bytes(out))
 
 
 @command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1, group="transactions", since="2.2.0")

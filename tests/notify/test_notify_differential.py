@@ -16,7 +16,9 @@ import pytest
 
 from tests.notify.corpus import FIXED, random_corpus
 from tests.notify.events import EventDiffer
+from tests.notify.tracking_wire import compare
 from tests.support.procs import RedisProcess, ServerProcess
+from tests.transactions.wire import Wire
 
 SETTINGS = ["KEA", "KEAnm", "Kl$", "Egxn", "Ksh", "Ezt", "KE", "A"]
 
@@ -97,3 +99,26 @@ def test_migrate_deletes_raise_del(differ: EventDiffer) -> None:
     finally:
         target.stop()
         target.cleanup()
+
+
+def test_resp3_subscriber_hears_its_own_commands(server: ServerProcess, reference: RedisProcess) -> None:
+    """A RESP3 connection may subscribe and still run commands: its own events come before
+    each reply, and inside EXEC between the replies (Redis 7.0 writes them as they happen)."""
+    for port in (server.port, reference.port):
+        Wire(port).call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+    steps = [
+        ("s3", "PSUBSCRIBE", "__keyevent@0__:*"),
+        ("s3", "SET", "k", "v"),
+        ("s3", "MULTI"),
+        ("s3", "SET", "k", "1"),
+        ("s3", "INCR", "k"),
+        ("s3", "GET", "k"),
+        ("s3", "DEL", "k"),
+        ("s3", "EXEC"),
+        ("s3", "PUNSUBSCRIBE"),
+    ]
+    try:
+        compare(server.port, reference.port, ["s3"], steps)
+    finally:
+        for port in (server.port, reference.port):
+            Wire(port).call("CONFIG", "SET", "notify-keyspace-events", "")
