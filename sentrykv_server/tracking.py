@@ -232,10 +232,14 @@ class Tracking:
             self._update_hook()
 
     def _note_for_broadcast(self, key: bytes, modifier: Client | None) -> None:
-        for prefix, entry in self.prefixes.items():
-            if key.startswith(prefix):
-                entry.keys[key] = modifier
-                self.bcast_pending = True
+        prefixes = self.prefixes
+        if len(key) < len(prefixes):  # many prefixes: look up the key's own prefixes instead
+            matching = [e for e in (prefixes.get(key[:n]) for n in range(len(key) + 1)) if e is not None]
+        else:
+            matching = [e for prefix, e in prefixes.items() if key.startswith(prefix)]
+        for entry in matching:
+            entry.keys[key] = modifier
+            self.bcast_pending = True
 
     def flush(self) -> None:
         """FLUSHDB / FLUSHALL: every tracking client gets a null invalidation; forget all."""

@@ -9,6 +9,7 @@ the prefix-overlap check.  The tracking engine is sentrykv_server/tracking.py.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error
@@ -34,19 +35,58 @@ def _overlap(a: bytes, b: bytes) -> bool:
 def _prefix_collision(c: Client, prefixes: list[bytes]) -> tuple[str | None, bool]:
     """checkPrefixCollisionsOrReply: (error, go on anyway).
 
+    Redis walks the prefixes in order, comparing each with the client's
+    existing prefixes (sorted) and then with every later one, and reports
+    the first overlap it meets.  The same pair is found here without the
+    quadratic walk (a request may carry a million prefixes): the first prefix
+    that overlaps anything is located with sorted neighbours and prefix
+    lookups, and only its own row is scanned.
+
     Redis returns the index of the colliding prefix for an overlap inside
     the list itself, so from the second prefix on it replies the error *and*
     enables tracking (then replies OK): reproduced, as clients see it.
     """
     existing = sorted(c.tracking.prefixes) if c.tracking is not None else []
-    for i, prefix in enumerate(prefixes):
-        for old in existing:
-            if _overlap(old, prefix):
-                return _OVERLAP.format(_text(prefix), "an existing", _text(old)), False
-        for other in prefixes[i + 1:]:
-            if _overlap(prefix, other):
-                return _OVERLAP.format(_text(prefix), "another provided", _text(other)), i > 0
-    return None, True
+    first = _first_overlapping(prefixes, existing)
+    if first is None:
+        return None, True
+    prefix = prefixes[first]
+    for old in existing:
+        if _overlap(old, prefix):
+            return _OVERLAP.format(_text(prefix), "an existing", _text(old)), False
+    for other in prefixes[first + 1:]:
+        if _overlap(prefix, other):
+            break
+    return _OVERLAP.format(_text(prefix), "another provided", _text(other)), first > 0
+
+
+def _first_overlapping(prefixes: list[bytes], existing: list[bytes]) -> int | None:
+    """The smallest index whose prefix overlaps an existing one or another given one.
+
+    Two strings overlap when one starts with the other.  Among the given
+    prefixes, one overlapping another has, in sorted order, either a next
+    neighbour starting with it or one of its own prefixes in the set.
+    """
+    counts: dict[bytes, int] = {}
+    for p in prefixes:
+        counts[p] = counts.get(p, 0) + 1
+    ordered = sorted(counts)
+    overlapping = set()
+    for k, p in enumerate(ordered):
+        if counts[p] > 1 or (k + 1 < len(ordered) and ordered[k + 1].startswith(p)):
+            overlapping.add(p)
+        if any(p[:n] in counts for n in range(len(p))):
+            overlapping.add(p)
+    if existing:
+        old = set(existing)
+        for p in ordered:
+            k = bisect_left(existing, p)
+            if (k < len(existing) and existing[k].startswith(p)) or any(p[:n] in old for n in range(len(p) + 1)):
+                overlapping.add(p)
+    for i, p in enumerate(prefixes):
+        if p in overlapping:
+            return i
+    return None
 
 
 def tracking_cmd(c: Client, argv: list[bytes]) -> Any:
