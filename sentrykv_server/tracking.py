@@ -206,7 +206,8 @@ class Tracking:
         """The keyspace signal for a modified (``by_command``) or expired key."""
         if self.prefixes:
             self._note_for_broadcast(key, self.executing if by_command else None)
-        self._invalidate_tracked(key)
+        if key in self.table:
+            self._invalidate_tracked(key)
 
     def _invalidate_tracked(self, key: bytes) -> None:
         """trackingInvalidateKey's default-mode half: message the clients that read ``key``."""

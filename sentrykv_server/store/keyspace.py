@@ -103,13 +103,20 @@ class Database:
         (its 'expired' event and DEL come before the 'new' event).
         """
         ks = self.keyspace
-        created = self.lookup(key) is None
+        on_new = ks.on_new
+        if on_new is not None:
+            created = self.lookup(key) is None
+        else:
+            created = False
+            if self.expires and key in self.expires:
+                self._drop_ttl(key, keep_ttl)
         self.data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        if created and ks.on_new is not None:
-            ks.on_new(self, key)
-        ks.touched(self, key)
+        if created and on_new is not None:
+            on_new(self, key)
+        ks.dirty += 1
+        ks.signal_modified(self, key)
 
     def add(self, key: bytes, value: Any) -> None:
         """Insert a value for a key known to be absent (creating a container: Redis's dbAdd)."""
