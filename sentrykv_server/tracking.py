@@ -75,14 +75,11 @@ class TrackingState:
         flags = [b"on"]
         if self.bcast:
             flags.append(b"bcast")
-        if self.optin:
-            flags.append(b"optin")
-            if self.caching:
-                flags.append(b"caching-yes")
-        if self.optout:
-            flags.append(b"optout")
-            if self.caching:
-                flags.append(b"caching-no")
+        for mode, name, caching in ((self.optin, b"optin", b"caching-yes"), (self.optout, b"optout", b"caching-no")):
+            if mode:
+                flags.append(name)
+                if self.caching:
+                    flags.append(caching)
         if self.noloop:
             flags.append(b"noloop")
         if self.broken:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
+from tests.rdb.conftest import debug_redis  # noqa: F401  (module fixture: redis-server with DEBUG)
 from tests.support.procs import RedisProcess
 from tests.transactions.wire import server_log_clean  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")
-def reference() -> Iterator[RedisProcess]:
-    """redis-server with DEBUG enabled (SET-ACTIVE-EXPIRE makes lazy expiry deterministic)."""
-    srv = RedisProcess(args=["--enable-debug-command", "yes"]).start()
-    yield srv
-    srv.stop()
-    srv.cleanup()
+def reference(debug_redis: RedisProcess) -> RedisProcess:  # noqa: F811
+    """The oracle with DEBUG enabled (SET-ACTIVE-EXPIRE makes lazy expiry deterministic)."""
+    return debug_redis
