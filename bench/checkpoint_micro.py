@@ -67,6 +67,7 @@ class StubServer:
         self.lastsave = 0
         self.checkpointer: Any = None
         self.flush_pending = False  # no clients: checkpoint slices never wait for replies
+        self.functions: Any = None  # no FUNCTION libraries to keep
 
     def commit_ops(self, client: Any) -> None:
         self.ops = []

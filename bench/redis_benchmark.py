@@ -81,6 +81,9 @@ class BenchCase:
     pipeline: int = 1
     keyspace: int | None = None  # -r
     datasize: int | None = None  # -d
+    # A command line of its own instead of -t tests (redis-benchmark's ``[command [args...]]``,
+    # e.g. ``XADD bench:stream * f v``); its CSV row is named after the command line.
+    command: tuple[str, ...] = ()
 
     def args(self, tests: tuple[str, ...] | None = None) -> list[str]:
         chosen = tests if tests is not None else self.tests
@@ -91,9 +94,9 @@ class BenchCase:
             argv += ["-r", str(self.keyspace)]
         if self.datasize:
             argv += ["-d", str(self.datasize)]
-        if chosen:
+        if chosen and not self.command:
             argv += ["-t", ",".join(chosen)]
-        return argv + ["-q", "--csv"]
+        return argv + ["-q", "--csv", *self.command]
 
     def display(self, binary: str = "redis-benchmark") -> str:
         return f"{binary} -h 127.0.0.1 -p PORT {shlex.join(self.args())}"
@@ -109,6 +112,8 @@ class BenchCase:
         return " ".join(parts)
 
     def expected_tests(self) -> int:
+        if self.command:
+            return 1
         if self.tests is None:
             return sum(len(names) for _, names in DEFAULT_SUITE)
         return len(self.tests)
@@ -190,6 +195,17 @@ def run_case(case: BenchCase, port: int, binary: str, timeout: float) -> RunResu
     result = RunResult()
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
+    if case.command:
+        argv = case.args()
+        result.commands.append(f"{binary} -h 127.0.0.1 -p {port} {shlex.join(argv)}")
+        rc, out, err, _ = _invoke(binary, port, argv, timeout)
+        result.tests.update(parse_csv(out))
+        if rc != 0 or not result.tests:
+            result.errors.append(f"{' '.join(case.command)}: {_error_line(err)}")
+        result.wall_s = time.perf_counter() - t0
+        result.client_cpu_s = _children_cpu() - cpu0
+        result.requests = case.requests * len(result.tests)
+        return result
     pending: tuple[str, ...] | None = case.tests
     if case.tests is None:
         pending = tuple(token for token, _ in DEFAULT_SUITE)

@@ -54,6 +54,10 @@ METRICS: dict[str, tuple[str, bool]] = {
     "p999_ms": ("ms", False),
     "requests": ("requests", True),
     "checkpoint_s": ("s", False),
+    # streams (bench.streams)
+    "entries_per_s": ("entries/s", True),
+    "cpu_us_per_entry": ("µs CPU/entry", False),
+    "used_memory_per_entry": ("B/entry", False),
 }
 
 

@@ -17,7 +17,7 @@ Method (also written into the report):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bench.progress import human_rate
 from bench.redis_benchmark import BenchCase, run_case, short_test_name
@@ -36,15 +36,17 @@ def _scaled(case: BenchCase, ctx: Context) -> BenchCase:
     if ctx.requests_override is None:
         return case
     return BenchCase(case.key, case.tests, case.clients, ctx.requests_override, case.pipeline,
-                     case.keyspace, case.datasize)
+                     case.keyspace, case.datasize, case.command)
 
 
 def _timeout(case: BenchCase) -> float:
     return case.requests * case.expected_tests() / _MIN_RATE + _SLACK_S
 
 
-def run_plan(ctx: Context, suite: str, plan: Plan) -> None:
-    """Run every case of ``plan`` against both servers, ``ctx.reps`` times (see module doc)."""
+def run_plan(ctx: Context, suite: str, plan: Plan, setup: Callable[[int], None] | None = None) -> None:
+    """Run every case of ``plan`` against both servers, ``ctx.reps`` times (see module doc).
+
+    ``setup(port)`` prepares each freshly started server (e.g. loads scripts)."""
     for mode, raw_cases in plan:
         cases = [_scaled(c, ctx) for c in raw_cases]
         for case in cases:
@@ -57,6 +59,8 @@ def run_plan(ctx: Context, suite: str, plan: Plan) -> None:
                     servers[kind.name] = start_server(
                         kind, mode, ctx.log_dir, tmp_base=ctx.tmp_base, ready_timeout=ctx.ready_timeout
                     )
+                    if setup is not None:
+                        setup(servers[kind.name].port)
                 for case in cases:
                     for kind in order:
                         _measure(ctx, suite, mode, rep, case, servers[kind.name])
@@ -107,12 +111,13 @@ def _measure(ctx: Context, suite: str, mode: str, rep: int, case: BenchCase, ser
 
 
 def throughput_suite(
-    name: str, title: str, about: str, plans: dict[str, Plan], order: int
+    name: str, title: str, about: str, plans: dict[str, Plan], order: int,
+    setup: Callable[[int], None] | None = None,
 ) -> Suite:
     """Register a redis-benchmark suite whose cases depend on the profile."""
 
     def run(ctx: Context) -> None:
-        run_plan(ctx, name, plans.get(ctx.profile) or plans["full"])
+        run_plan(ctx, name, plans.get(ctx.profile) or plans["full"], setup)
 
     def steps(ctx: Context) -> int:
         plan = plans.get(ctx.profile) or plans["full"]

@@ -18,8 +18,8 @@ from sentrykv_server.commands.registry import COMMANDS  # noqa: E402
 
 GROUP_TITLES = {
     "string": "Strings", "generic": "Keys", "hash": "Hashes", "list": "Lists", "set": "Sets",
-    "sorted_set": "Sorted sets", "transactions": "Transactions", "pubsub": "Pub/Sub",
-    "connection": "Connection", "server": "Server", "scripting": "Scripting (stubs)",
+    "sorted_set": "Sorted sets", "stream": "Streams", "transactions": "Transactions", "pubsub": "Pub/Sub",
+    "connection": "Connection", "server": "Server", "scripting": "Scripting and functions",
     "bitmap": "Bitmaps", "hyperloglog": "HyperLogLog", "geo": "Geo",
 }
 

@@ -19,7 +19,12 @@ with a *serve* function and answers ``NO_REPLY``.  From then on:
   that disconnects is forgotten.
 
 A key holding a different type than the waiter wants is skipped, leaving the
-client blocked, as Redis 7.0 does.
+client blocked, as Redis 7.0 does -- except for a waiter that passed a *gone*
+reply (XREADGROUP): when its key is deleted, overwritten with another type or
+flushed it is woken with that error (Redis 7.0's "UNBLOCKED the stream key no
+longer exists").  Those waiters are noticed through the WATCH machinery: a
+:class:`_GoneWatch` sits in ``keyspace.watchers`` for each of their keys, so
+deletions cost nothing extra on the write path when nobody waits that way.
 """
 
 from __future__ import annotations
@@ -48,14 +53,37 @@ UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 class BlockState:
     """What a blocked client waits for."""
 
-    __slots__ = ("db", "keys", "kind", "deadline", "serve")
+    __slots__ = ("db", "keys", "kind", "deadline", "serve", "gone", "guards")
 
-    def __init__(self, db: Database, keys: list[bytes], kind: type, deadline: int, serve: ServeFn) -> None:
+    def __init__(self, db: Database, keys: list[bytes], kind: type, deadline: int, serve: ServeFn,
+                 gone: CommandError | None = None) -> None:
         self.db = db
         self.keys = keys
-        self.kind = kind  # the value class that can serve it (QuickList, ZSet)
+        self.kind = kind  # the value class that can serve it (QuickList, ZSet, Stream)
         self.deadline = deadline  # absolute ms, 0 = never
         self.serve = serve
+        self.gone = gone  # the reply when a key is deleted or retyped (None: keep waiting)
+        self.guards: list[_GoneWatch] = []
+
+
+class _GoneWatch:
+    """Stands in ``keyspace.watchers`` like a WATCHing client: a change of the key marks it
+    ready, so that the waiter sees a deletion or type change (see the module doc)."""
+
+    __slots__ = ("registry", "db", "key")
+
+    def __init__(self, registry: BlockingRegistry, db: Database, key: bytes) -> None:
+        self.registry = registry
+        self.db = db
+        self.key = key
+
+    @property
+    def watch_dirty(self) -> bool:
+        return False
+
+    @watch_dirty.setter
+    def watch_dirty(self, value: bool) -> None:
+        self.registry.key_ready(self.db, self.key)
 
 
 class BlockingRegistry:
@@ -78,10 +106,20 @@ class BlockingRegistry:
 
     # -- blocking ----------------------------------------------------------------------------
     def block(self, client: Client, db: Database, keys: list[bytes], kind: type,
-              deadline: int, serve: ServeFn) -> None:
-        """Park ``client`` until one of ``keys`` (in ``db``) can serve it or ``deadline`` (ms) passes."""
+              deadline: int, serve: ServeFn, gone: CommandError | None = None) -> None:
+        """Park ``client`` until one of ``keys`` (in ``db``) can serve it or ``deadline`` (ms) passes.
+
+        With ``gone``, the client is woken with that error when a key it waits on
+        is deleted or stops holding a ``kind``.
+        """
         unique = list(dict.fromkeys(keys))
-        state = BlockState(db, unique, kind, deadline, serve)
+        state = BlockState(db, unique, kind, deadline, serve, gone)
+        if gone is not None:
+            watchers = db.keyspace.watchers
+            for key in unique:
+                guard = _GoneWatch(self, db, key)
+                state.guards.append(guard)
+                watchers.setdefault((db.id, key), set()).add(guard)
         client.blocked = state
         self.blocked.add(client)
         for key in unique:
@@ -131,9 +169,11 @@ class BlockingRegistry:
             if state is None or client not in waiters:
                 continue
             value = db.lookup(key)
-            if value is None:
-                return
-            if type(value) is not state.kind:
+            if value is None or type(value) is not state.kind:
+                if state.gone is not None:
+                    self._wake(client, state.gone)
+                elif value is None:
+                    return
                 continue
             try:
                 reply = state.serve(client, db, key)
@@ -149,6 +189,15 @@ class BlockingRegistry:
         self.blocked.discard(client)
         if state is None:
             return
+        if state.guards:
+            watchers = state.db.keyspace.watchers
+            for guard in state.guards:
+                entry = (state.db.id, guard.key)
+                guards = watchers.get(entry)
+                if guards is not None:
+                    guards.discard(guard)
+                    if not guards:
+                        del watchers[entry]
         for key in state.keys:
             entry = (state.db.id, key)
             waiters = self.waiting.get(entry)

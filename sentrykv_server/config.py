@@ -139,6 +139,7 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("enable-debug-command", "enum", "yes", mutable=False, choices=("no", "yes", "local")),
         Directive("hz", "int", "10", minimum=1, maximum=500),
         Directive("slowlog-log-slower-than", "int", "10000", minimum=-1, maximum=_BIG),
+        Directive("busy-reply-threshold", "int", "5000", minimum=0, maximum=_BIG),
         Directive("slowlog-max-len", "int", "128", minimum=0, maximum=_BIG),
         Directive("latency-monitor-threshold", "int", "0", minimum=0, maximum=_BIG),
         Directive("client-output-buffer-limit", "string",
@@ -179,6 +180,7 @@ ALIASES = {
     "slave-serve-stale-data": "replica-serve-stale-data",
     "slave-priority": "replica-priority",
     "autockpt": "checkpoint-interval-ms",
+    "lua-time-limit": "busy-reply-threshold",
 }
 
 

@@ -26,7 +26,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import NOAUTH, CommandError
-from sentrykv_server.commands.registry import LOOKUP, NO_MULTI, Command, lookup
+from sentrykv_server.commands.registry import (
+    ALLOW_BUSY,
+    LOOKUP,
+    NO_MULTI,
+    SKIP_MONITOR,
+    Command,
+    lookup,
+)
 from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
 
 if TYPE_CHECKING:
@@ -71,6 +78,11 @@ def process_command(c: Client, argv: list[bytes]) -> None:
                 c.out += QUEUED_BYTES
             return
         server = c.server
+        if server.busy_script is not None:
+            # Served from inside a slow script: the script's own ops are still open, so
+            # no frame is committed and nobody blocked is served until it ends.
+            reply(c, call(c, cmd, argv))
+            return
         if not special and server.write_error is not None and server.fsync_always and not cmd.is_write:
             _read_during_disk_trouble(c, cmd, argv)
             return
@@ -87,7 +99,7 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
 
     Redis's order: authentication, MULTI-forbidden commands, (ACL, OOM), the
     disk-error gate (MISCONF), (read-only replica), RESP2 subscribed context,
-    (loading, busy script).  Parenthesised gates belong to features that add
+    (loading), busy script.  Parenthesised gates belong to features that add
     themselves here.
     """
     server = c.server
@@ -102,7 +114,30 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
             f"ERR Can't execute '{full_name(cmd, argv)}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
             "PING / QUIT / RESET are allowed in this context"
         )
+    if server.busy_script is not None and not allowed_while_busy(cmd, argv):
+        return busy_error(server.busy_script.eval_mode)
     return None
+
+
+SLOW_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+SLOW_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+_BUSY_SUBCOMMANDS = {"script": (b"kill",), "function": (b"kill", b"stats")}
+
+
+def busy_error(eval_mode: bool) -> str:
+    """Redis's slowevalerr / slowscripterr."""
+    return SLOW_EVAL if eval_mode else SLOW_FUNCTION
+
+
+def allowed_while_busy(cmd: Command, argv: list[bytes]) -> bool:
+    """CMD_ALLOW_BUSY (SCRIPT KILL, FUNCTION KILL|STATS, AUTH, HELLO, MULTI ...); SHUTDOWN
+    only with NOSAVE, as Redis's shutdownCommand answers BUSY otherwise."""
+    if ALLOW_BUSY in cmd.flags:
+        if cmd.name == "shutdown":
+            return any(a.lower() == b"nosave" for a in argv[1:])
+        return True
+    subs = _BUSY_SUBCOMMANDS.get(cmd.name)
+    return subs is not None and len(argv) > 1 and argv[1].lower() in subs
 
 
 def call(c: Client, cmd: Command, argv: list[bytes]) -> Any:
@@ -130,7 +165,7 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> Any:
     cmd.usec += elapsed
     if elapsed >= server.slowlog_threshold_us >= 0:
         server.slowlog.record(c, argv, elapsed)
-    if server.monitors:
+    if server.monitors and SKIP_MONITOR not in cmd.flags:
         server.feed_monitors(c, argv)
     c.last_cmd = cmd
     return result

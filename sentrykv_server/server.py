@@ -96,7 +96,11 @@ class Server:
         self.fsync_always = False
         # Server-wide refusals (see dispatch.py): ``gated`` is what the hot path tests.
         self._write_error: str | None = None
+        # The script that ran past busy-reply-threshold (scripting/busy.py), while it runs.
+        self._busy_script: Any = None
         self.gated = False
+        self.lua_engine: Any = None  # scripting.runtime.LuaEngine, created by the first script
+        self.functions: Any = None  # scripting.functions.Libraries (FUNCTION LOAD & co)
         self.holding: set[Client] = set()
         self.max_held_bytes = 64 * 1024 * 1024
         self.output_limits = parse_output_limits(config.client_output_buffer_limit)
@@ -168,9 +172,19 @@ class Server:
         self._write_error = message
         self.refresh_gates()
 
+    @property
+    def busy_script(self) -> Any:
+        """The RunCtx of a script running past busy-reply-threshold: others get -BUSY."""
+        return self._busy_script
+
+    @busy_script.setter
+    def busy_script(self, ctx: Any) -> None:
+        self._busy_script = ctx
+        self.refresh_gates()
+
     def refresh_gates(self) -> None:
         """Recompute ``gated``: True sends every command through dispatch's checks."""
-        self.gated = self._write_error is not None
+        self.gated = self._write_error is not None or self._busy_script is not None
 
     # -- write-ahead log -----------------------------------------------------------------
     def propagate(self, db: int, argv: list[bytes]) -> None:

@@ -12,6 +12,7 @@ FAMILIES = (
     "connection", "strings", "keys", "server_cmds", "config_cmd", "info", "introspection",
     "hashes", "lists", "sets", "zsets", "transactions", "pubsub_cmds", "blocking_cmds",
     "persistence_cmds", "dump_restore", "migrate", "bitops", "hyperloglog", "geo", "sort",
+    "streams", "stream_groups", "stream_xgroup", "stream_info", "scripting_cmds",
 )
 
 

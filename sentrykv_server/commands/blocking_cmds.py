@@ -161,14 +161,16 @@ def _deadline(c: Client, timeout_ms: int) -> int:
     return c.db.keyspace.now() + timeout_ms if timeout_ms else 0
 
 
-def _block(c: Client, keys: list[bytes], kind: type, deadline: int, serve: Any, null: Any) -> Any:
+def _block(c: Client, keys: list[bytes], kind: type, deadline: int, serve: Any, null: Any,
+           gone: CommandError | None = None) -> Any:
     """Park the client, or answer ``null`` where blocking is not allowed (EXEC, scripts, loading).
 
     Every blocking command goes through here, so this is the one place that decides.
+    ``gone``: the error that wakes the client if a key is deleted or retyped (XREADGROUP).
     """
     if c.deny_blocking or c.db.keyspace.loading:
         return null
-    c.server.blocking.block(c, c.db, keys, kind, deadline, serve)
+    c.server.blocking.block(c, c.db, keys, kind, deadline, serve, gone)
     return NO_REPLY
 
 

@@ -95,6 +95,32 @@ def section_clients(s: Server) -> Fields:
     ]
 
 
+def _scripting_memory(s: Server) -> Fields:
+    """The Lua fields of INFO memory; one Lua heap serves EVAL and functions."""
+    from sentrykv_server.scripting.eval import cached_scripts
+    from sentrykv_server.scripting.functions import function_counts
+
+    engine = s.lua_engine
+    vm = engine.memory() if engine is not None else 0
+    scripts, scripts_mem = cached_scripts(s)
+    libraries, functions, functions_mem = function_counts(s)
+    return [
+        ("used_memory_lua", vm),
+        ("used_memory_vm_eval", vm),
+        ("used_memory_lua_human", _human(vm)),
+        ("used_memory_scripts_eval", scripts_mem),
+        ("number_of_cached_scripts", scripts),
+        ("number_of_functions", functions),
+        ("number_of_libraries", libraries),
+        ("used_memory_vm_functions", 0),
+        ("used_memory_vm_total", vm),
+        ("used_memory_vm_total_human", _human(vm)),
+        ("used_memory_functions", functions_mem),
+        ("used_memory_scripts", scripts_mem + functions_mem),
+        ("used_memory_scripts_human", _human(scripts_mem + functions_mem)),
+    ]
+
+
 def section_memory(s: Server) -> Fields:
     rss = rss_bytes()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -120,19 +146,7 @@ def section_memory(s: Server) -> Fields:
         ("allocator_resident", rss),
         ("total_system_memory", system),
         ("total_system_memory_human", _human(system)),
-        ("used_memory_lua", 0),
-        ("used_memory_vm_eval", 0),
-        ("used_memory_lua_human", "0B"),
-        ("used_memory_scripts_eval", 0),
-        ("number_of_cached_scripts", 0),
-        ("number_of_functions", 0),
-        ("number_of_libraries", 0),
-        ("used_memory_vm_functions", 0),
-        ("used_memory_vm_total", 0),
-        ("used_memory_vm_total_human", "0B"),
-        ("used_memory_functions", 0),
-        ("used_memory_scripts", 0),
-        ("used_memory_scripts_human", "0B"),
+        *_scripting_memory(s),
         ("maxmemory", maxmemory),
         ("maxmemory_human", _human(maxmemory)),
         ("maxmemory_policy", s.config.get("maxmemory-policy")),

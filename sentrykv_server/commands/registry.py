@@ -37,6 +37,7 @@ NO_MULTI = "no_multi"
 SKIP_SLOWLOG = "skip_slowlog"
 ALLOW_BUSY = "allow_busy"
 MAY_REPLICATE = "may_replicate"
+SKIP_MONITOR = "skip_monitor"
 
 
 @dataclass(eq=False, slots=True)

@@ -222,6 +222,7 @@ class Run:
         self.segments: list[str] = []
         self.waiters: list[Client] = []
         self.dirty_at_cut = 0
+        self.functions: list[bytes] = []  # the FUNCTION libraries at the cut
         self.cut_ms = 0.0
         self.max_pause_ms = 0.0
         self.max_pause_cpu_ms = 0.0
@@ -536,6 +537,7 @@ class Checkpointer:
             )
             run.path = writer.path
             await self._scan(run, writer)
+            await loop.run_in_executor(self.executor, writer.write_functions, run.functions)
             self._uninstall(run)
             run.size = await loop.run_in_executor(self.executor, writer.finish)
             run.durable = True
@@ -592,6 +594,8 @@ class Checkpointer:
                 run.by_id[id(db.data)] = cap
         run.dirty_at_cut = keyspace.dirty
         keyspace.dirty = 0
+        if server.functions is not None:
+            run.functions = server.functions.codes()
         if run.captured:
             keyspace.cow = run.hook
             server.cow_guard = run.guard

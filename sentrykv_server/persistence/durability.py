@@ -470,6 +470,14 @@ def _load_snapshot(server: Server, directory: str, info: dict[str, Any]) -> int:
         return 0
     info["snapshot_entries"] = loaded.entries
     info["snapshot_file"] = loaded.path
+    if loaded.functions:
+        from sentrykv_server.commands.errors import CommandError
+        from sentrykv_server.scripting.functions import load_codes
+
+        try:
+            load_codes(server, loaded.functions)
+        except CommandError as exc:
+            raise RecoveryFailed(f"snapshot {loaded.path}: a function library does not load: {exc.message}") from None
     return int(loaded.lsn)
 
 

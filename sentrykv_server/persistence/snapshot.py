@@ -13,6 +13,9 @@ in sort order.  All integers are little-endian; every CRC is CRC32C::
     block (repeated)   crc u32 (of the 16 header bytes after it + the body),
                        kind u8 (1 = entries), flags u8, db u16, count u32,
                        length u64, body
+    functions (block)  kind 2, at most one, before the trailer: the FUNCTION LOAD
+                       libraries, n u32 then n x (length u32, library code); not
+                       counted in the trailer's ``blocks`` (entries blocks only)
     trailer (block)    kind 0xFF: entries u64, blocks u64, covered u64 (bytes
                        before the trailer), file_crc u32 (CRC of those bytes),
                        b"SKVSEND\\x01"
@@ -43,7 +46,9 @@ which is the common case for text keys and values.
 Containers (type code, then encoding): 1 hash = flags u8 (bit 0: ``big``),
 n u64, 2n x u32 lengths, fields and values interleaved; 2 list = n u64,
 n x u32, elements; 3 set = flags u8, n u64, n x u32, members; 4 zset = flags
-u8, n u64, n x u32, n x f64 scores, members (in score order).
+u8, n u64, n x u32, n x f64 scores, members (in score order); 5 stream (format
+version 2) = see persistence/snapshot_stream.py.  The codecs live in
+persistence/snapshot_codec.py.  Version 1 files (no streams) load unchanged.
 
 Loading verifies every block CRC while decoding into *fresh* dicts, then the
 trailer counts and the whole-file CRC, and only then swaps the dicts into the
@@ -53,6 +58,7 @@ keyspace: a damaged snapshot is never partly visible.  Damage raises
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import struct
@@ -61,18 +67,24 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, islice
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from crc32c import crc32c
+
+from sentrykv_server.persistence.snapshot_codec import DECODE_FNS, ENCODE_FNS
+from sentrykv_server.persistence.snapshot_codec import from_le as _from_le
+from sentrykv_server.persistence.snapshot_codec import le as _le
+from sentrykv_server.persistence.snapshot_codec import slices as _slices
+from sentrykv_server.persistence.snapshot_stream import decode_stream, encode_stream
 
 if TYPE_CHECKING:
     from sentrykv_server.store.keyspace import Keyspace
 
 MAGIC = b"SKVSNAP\x01"
 END_MAGIC = b"SKVSEND\x01"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions this code reads: 1 (no streams) is a subset of 2 (adds the stream type code 5).
+READABLE_VERSIONS = (1, 2)
 HEADER = struct.Struct("<8sIIQQQII")
 HEADER_SIZE = HEADER.size  # 48
 BLOCK = struct.Struct("<IBBHIQ")
@@ -83,11 +95,12 @@ U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 
 KIND_ENTRIES = 1
+KIND_FUNCTIONS = 2
 KIND_TRAILER = 0xFF
 ALL_STRINGS = 0x01
 
-STRING, HASH, LIST, SET, ZSET = 0, 1, 2, 3, 4
-CODES = {"string": STRING, "hash": HASH, "list": LIST, "set": SET, "zset": ZSET}
+STRING, HASH, LIST, SET, ZSET, STREAM = 0, 1, 2, 3, 4, 5
+CODES = {"string": STRING, "hash": HASH, "list": LIST, "set": SET, "zset": ZSET, "stream": STREAM}
 
 SUFFIX = ".snap"
 TMP_SUFFIX = ".snap.tmp"
@@ -140,155 +153,17 @@ def list_temporary(directory: str) -> list[str]:
         return []
 
 
-# -- value codecs ----------------------------------------------------------------------------
-def _le(a: array) -> bytes:  # type: ignore[type-arg,unused-ignore]
-    if _BIG_ENDIAN:
-        a.byteswap()
-    return a.tobytes()
 
 
-def _from_le(code: str, buf: memoryview | bytes) -> array:  # type: ignore[type-arg,unused-ignore]
-    a = array(code)
-    a.frombytes(buf)
-    if _BIG_ENDIAN:
-        a.byteswap()
-    return a
-
-
-def _slices(data: bytes, start: int, lens: Any) -> tuple[list[bytes], int]:
-    """Cut ``data`` from ``start`` into pieces of the given lengths (all in C)."""
-    offs = list(accumulate(lens, initial=start))
-    return list(map(data.__getitem__, map(slice, offs, islice(offs, 1, None)))), offs[-1]
-
-
-def _enc_hash(h: Any) -> bytes:
-    items = list(chain.from_iterable(h.items()))
-    parts = [_FLAG[bool(getattr(h, "big", False))], U64.pack(len(h)), _le(array("I", map(len, items)))]
-    parts += items
-    return b"".join(parts)
-
-
-def _enc_list(lst: Any) -> bytes:
-    parts = [U64.pack(len(lst)), _le(array("I", map(len, lst)))]
-    parts += lst
-    return b"".join(parts)
-
-
-def _enc_set(s: Any) -> bytes:
-    items = list(s)
-    parts = [_FLAG[bool(getattr(s, "big", False))], U64.pack(len(items)), _le(array("I", map(len, items)))]
-    parts += items
-    return b"".join(parts)
-
-
-def _enc_zset(z: Any) -> bytes:
-    order = list(z.order)
-    members = list(map(itemgetter(1), order))
-    parts = [
-        _FLAG[bool(z.big)], U64.pack(len(members)), _le(array("I", map(len, members))),
-        _le(array("d", map(itemgetter(0), order))),
-    ]
-    parts += members
-    return b"".join(parts)
-
-
-class _Blob:
-    """Bounds-checked reading of one container encoding (damage raises ValueError)."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> memoryview:
-        end = self.pos + n
-        if n < 0 or end > len(self.data):
-            raise ValueError("container encoding runs past its end")
-        view = memoryview(self.data)[self.pos:end]
-        self.pos = end
-        return view
-
-    def u8(self) -> int:
-        return int(self.take(1)[0])
-
-    def u64(self) -> int:
-        return int(U64.unpack(self.take(8))[0])
-
-    def strs(self, n: int) -> list[bytes]:
-        """``n`` length-prefixed strings that must end exactly at the end of the encoding."""
-        return self.rest(_from_le("I", self.take(4 * n)))
-
-    def rest(self, lens: Any) -> list[bytes]:
-        """Strings of the given lengths from here to exactly the end of the encoding."""
-        items, end = _slices(self.data, self.pos, lens)
-        if end != len(self.data):
-            raise ValueError("container lengths do not add up to its size")
-        self.pos = end
-        return items
-
-
-def _dec_hash(cls: type, blob: bytes) -> Any:
-    r = _Blob(blob)
-    flags = r.u8()
-    n = r.u64()
-    items = r.strs(2 * n)
-    it = iter(items)
-    h = cls(zip(it, it, strict=False))
-    if len(h) != n:
-        raise ValueError("duplicate hash fields")
-    h.big = bool(flags & 1)
-    return h
-
-
-def _dec_list(cls: type, blob: bytes) -> Any:
-    r = _Blob(blob)
-    n = r.u64()
-    return cls(r.strs(n))
-
-
-def _dec_set(cls: type, blob: bytes) -> Any:
-    r = _Blob(blob)
-    flags = r.u8()
-    n = r.u64()
-    s = cls(r.strs(n))
-    if len(s) != n:
-        raise ValueError("duplicate set members")
-    s.big = bool(flags & 1)
-    return s
-
-
-def _dec_zset(cls: type, blob: bytes) -> Any:
-    from sortedcontainers import SortedList
-
-    r = _Blob(blob)
-    flags = r.u8()
-    n = r.u64()
-    lens = _from_le("I", r.take(4 * n))
-    scores = _from_le("d", r.take(8 * n))
-    members = r.rest(lens)
-    z = cls()
-    z.scores = dict(zip(members, scores, strict=True))
-    if len(z.scores) != n:
-        raise ValueError("duplicate sorted-set members")
-    z.order = SortedList(zip(scores, members, strict=True))
-    z.big = bool(flags & 1)
-    return z
-
-
-_ENCODE_FNS: dict[str, Callable[[Any], bytes]] = {
-    "hash": _enc_hash, "list": _enc_list, "set": _enc_set, "zset": _enc_zset,
-}
-_DECODE_FNS: dict[str, Callable[[type, bytes], Any]] = {
-    "hash": _dec_hash, "list": _dec_list, "set": _dec_set, "zset": _dec_zset,
-}
+_ENCODE_FNS: dict[str, Callable[[Any], bytes]] = {**ENCODE_FNS, "stream": encode_stream}
+_DECODE_FNS: dict[str, Callable[[type, bytes], Any]] = {**DECODE_FNS, "stream": decode_stream}
 
 
 def _import_types() -> None:
     """Make sure every value module present has registered its class."""
     import importlib
 
-    for mod in ("hashes", "lists", "sets", "zset"):
+    for mod in ("hashes", "lists", "sets", "zset", "stream"):
         try:
             importlib.import_module(f"sentrykv_server.store.{mod}")
         except ModuleNotFoundError:
@@ -485,6 +360,14 @@ class SnapshotWriter:
         if first and blocks:
             self.crash("write")
 
+    def write_functions(self, codes: list[bytes]) -> None:
+        """The function libraries block (kind 2); written only when there are libraries."""
+        if not codes:
+            return
+        body = U32.pack(len(codes)) + b"".join(U32.pack(len(code)) + code for code in codes)
+        rest = BLOCK.pack(0, KIND_FUNCTIONS, 0, 0, len(codes), len(body))[4:]
+        self._write(U32.pack(crc32c(body, crc32c(rest))) + rest, body)
+
     def finish(self) -> int:
         """Trailer, fsync, rename, fsync the directory; return the file size."""
         assert self.fd is not None
@@ -541,6 +424,7 @@ class Parsed:
     blocks: int
     size: int
     type_counts: dict[int, int] = field(default_factory=dict)
+    functions: list[bytes] | None = None
 
 
 def _parse_header(data: bytes, path: str) -> Header:
@@ -553,7 +437,7 @@ def _parse_header(data: bytes, path: str) -> Header:
         raise SnapshotError(path, 0, f"not a snapshot file (bad magic {magic!r})")
     if crc != crc32c(data[: HEADER_SIZE - 4]):
         raise SnapshotError(path, 0, "header CRC mismatch")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise SnapshotError(path, 8, f"unsupported format version {version}")
     return Header(lsn, generation, created_ms, databases)
 
@@ -569,6 +453,7 @@ def parse(data: bytes, path: str, max_databases: int | None = None) -> Parsed:
     unpack_block = BLOCK.unpack_from
     pos = HEADER_SIZE
     entries = blocks = 0
+    functions: list[bytes] | None = None
     while True:
         if pos + BLOCK_SIZE > size:
             raise SnapshotError(path, pos, "file ends inside a block header (truncated; no trailer)")
@@ -582,6 +467,15 @@ def parse(data: bytes, path: str, max_databases: int | None = None) -> Parsed:
         if kind == KIND_TRAILER:
             _check_trailer(data, mv, path, pos, body, end, entries, blocks)
             break
+        if kind == KIND_FUNCTIONS:
+            if functions is not None:
+                raise SnapshotError(path, pos, "a second function libraries block")
+            try:
+                functions = _decode_functions(data, body, end)
+            except (ValueError, struct.error) as exc:
+                raise SnapshotError(path, pos, f"function libraries block does not decode: {exc}") from None
+            pos = end
+            continue
         if kind != KIND_ENTRIES:
             raise SnapshotError(path, pos, f"unknown block kind {kind}")
         if max_databases is not None and db >= max_databases:
@@ -602,7 +496,23 @@ def parse(data: bytes, path: str, max_databases: int | None = None) -> Parsed:
     held = sum(len(d) for d, _ in dbs.values())
     if held != entries:
         raise SnapshotError(path, None, f"{entries - held} duplicate keys")
-    return Parsed(header, dbs, entries, blocks, size, type_counts)
+    return Parsed(header, dbs, entries, blocks, size, type_counts, functions)
+
+
+def _decode_functions(data: bytes, off: int, end: int) -> list[bytes]:
+    (n,) = U32.unpack_from(data, off)
+    off += 4
+    codes = []
+    for _ in range(n):
+        (length,) = U32.unpack_from(data, off)
+        off += 4
+        if off + length > end:
+            raise ValueError("a library runs past the block")
+        codes.append(data[off:off + length])
+        off += length
+    if off != end:
+        raise ValueError("the libraries do not add up to the block's length")
+    return codes
 
 
 def _check_trailer(
@@ -710,6 +620,7 @@ class Loaded:
     bytes: int
     created_ms: int
     seconds: float
+    functions: list[builtins.bytes] | None = None
 
 
 def load(path: str, keyspace: Keyspace) -> Loaded:
@@ -733,7 +644,7 @@ def load(path: str, keyspace: Keyspace) -> Loaded:
     keyspace.rebuild_expiry_heap()
     return Loaded(
         path, parsed.header.lsn, parsed.header.generation, parsed.entries, parsed.size,
-        parsed.header.created_ms, time.monotonic() - started,
+        parsed.header.created_ms, time.monotonic() - started, parsed.functions,
     )
 
 

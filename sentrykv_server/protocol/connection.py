@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import hiredis
 
 from sentrykv_server.commands.errors import CommandError
-from sentrykv_server.commands.registry import LOOKUP, Command
+from sentrykv_server.commands.registry import LOOKUP, SKIP_MONITOR, Command
 from sentrykv_server.dispatch import internal_error, process_command
 from sentrykv_server.protocol.framing import check_partial, find_inline_start
 from sentrykv_server.protocol.inline import UnbalancedQuotes, split_args
@@ -122,6 +122,14 @@ class Client(asyncio.Protocol):
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, base: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, base)  # uvloop's TCPTransport is not a subclass
+        if self.transport is not None:
+            # Accepted while a slow script ran (scripting/busy.py): the loop takes it over.
+            leftover = self.transport.detach()  # type: ignore[attr-defined]
+            self.transport = transport
+            transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+            if leftover:
+                transport.write(leftover)
+            return
         self.transport = transport
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
@@ -277,7 +285,7 @@ class Client(asyncio.Protocol):
             cmd.usec += elapsed
             if elapsed >= server.slowlog_threshold_us >= 0:
                 server.slowlog.record(self, request, elapsed)
-            if server.monitors:
+            if server.monitors and SKIP_MONITOR not in cmd.flags:
                 server.feed_monitors(self, request)
             self.last_cmd = cmd
             if server.ops:

@@ -235,6 +235,8 @@ class Keyspace:
         # mutate).  Whole-database operations replace the dict objects instead of mutating
         # them, which leaves the checkpoint's references intact.
         self.cow: ChangeHook | None = None
+        # Set by persistence.rdb.transfer.load_directory: the function libraries to export.
+        self.function_codes: list[bytes] = []
         # Observers (see the class docstring).
         self.on_new: ChangeHook | None = None
         self.on_miss: ChangeHook | None = None

@@ -114,12 +114,16 @@ def import_rdb(path: str, directory: str, config: Any, out: TextIO | None = None
             print(f"Importing {path}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({pct:.0f}%), "
                   f"{keys} keys, {now - started:.0f}s", file=out, flush=True)
 
+    codes: list[bytes] = []
     try:
         with fh:
             writer.open()
             blocks = _Blocks(writer)
-            report = read_rdb(fh, limits, blocks.add, databases=databases, progress=progress)
+            report = read_rdb(fh, limits, blocks.add, databases=databases, progress=progress,
+                              on_function=codes.append)
             blocks.flush_all()
+            _check_libraries(codes, config)
+            writer.write_functions(codes)
             writer.finish()
     except BaseException as exc:
         writer.abort()
@@ -135,8 +139,24 @@ def import_rdb(path: str, directory: str, config: Any, out: TextIO | None = None
     return ImportResult(report, writer.path, seconds)
 
 
+def _check_libraries(codes: list[bytes], config: Any) -> None:
+    """Function libraries of an imported file must load, or the server would refuse to start."""
+    if not codes:
+        return
+    from sentrykv_server.commands.errors import CommandError
+    from sentrykv_server.scripting.functions import load_codes
+    from sentrykv_server.server import Server
+
+    try:
+        load_codes(Server(config), codes)
+    except CommandError as exc:
+        raise TransferError(f"a function library of the file does not load: {exc.message}") from None
+
+
 def load_directory(directory: str, config: Any) -> Any:
-    """A keyspace recovered from ``directory`` (snapshot + WAL) without touching its files."""
+    """A keyspace recovered from ``directory`` (snapshot + WAL) without touching its files.
+
+    The function libraries it holds are on ``keyspace.function_codes``."""
     from sentrykv_server.persistence import wal_reader
     from sentrykv_server.persistence.durability import ReplayClient
     from sentrykv_server.server import Server
@@ -146,6 +166,10 @@ def load_directory(directory: str, config: Any) -> Any:
     keyspace.loading = True
     try:
         loaded = snapshot.load_latest(directory, keyspace)
+        if loaded is not None and loaded.functions:
+            from sentrykv_server.scripting.functions import load_codes
+
+            load_codes(server, loaded.functions)
         client = ReplayClient(server)
         wal_reader.recover_batches(
             directory, lambda first, payloads: client.apply_batch(payloads, first),
@@ -155,6 +179,7 @@ def load_directory(directory: str, config: Any) -> Any:
         raise TransferError(str(exc)) from None
     finally:
         keyspace.loading = False
+    keyspace.function_codes = server.functions.codes() if server.functions is not None else []
     return keyspace
 
 
@@ -168,6 +193,8 @@ def export_rdb(directory: str, path: str, config: Any, out: TextIO | None = None
     try:
         with open(tmp, "wb") as fh:
             writer = RdbWriter(fh, limits)
+            for code in keyspace.function_codes:
+                writer.function(code)
             for db in keyspace.dbs:
                 live = [(k, db.expires.get(k)) for k in db.data if db.expires.get(k, now + 1) > now]
                 if not live:

@@ -1,0 +1,186 @@
+"""The client scripts run commands as, and Redis's scriptCall() (script.c).
+
+``redis.call`` goes through the same command table and the same
+:func:`sentrykv_server.dispatch.call` as a client's command, after the
+refusals that only apply to scripts, in Redis's order: unknown command,
+wrong arity, ``noscript`` commands, ACL, writes from read-only scripts
+(``EVAL_RO``/``FCALL_RO``/``no-writes``) and, for the first write of a
+script, the disk-error gate (MISCONF).  Once a script has written, later
+writes are never refused on server state: it cannot be stopped half-way.
+
+The :class:`ScriptClient` is the fake client of Redis: its own database
+selection (``SELECT`` inside a script does not leak to the caller), its own
+protocol (``redis.setresp``), and ``deny_blocking`` so that a blocking
+command answers at once instead of waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sentrykv_server.commands.registry import LOOKUP, Command, lookup
+from sentrykv_server.dispatch import call
+from sentrykv_server.protocol.connection import Client
+
+if TYPE_CHECKING:
+    from sentrykv_server.scripting.runtime import LuaEngine, RunCtx
+    from sentrykv_server.server import Server
+
+
+class Refused(Exception):
+    """A script-specific refusal; ``text`` is in luaPushError form (``-CODE msg`` or ``msg``)."""
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+
+UNKNOWN = b"Unknown Redis command called from script"
+ARITY = b"Wrong number of args calling Redis command from script"
+NOT_ALLOWED = b"This Redis command is not allowed from script"
+READ_ONLY = b"Write commands are not allowed from read-only scripts."
+# Redis 7.0's CMD_MAY_REPLICATE commands a script can call (COMMAND INFO does not show
+# the flag): read-only scripts may not run them either.
+MAY_REPLICATE = frozenset({"publish", "spublish", "pfcount"})
+
+
+class ScriptClient(Client):
+    """Redis's script client: never connected, never blocks, selects its own db."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server)
+        self.authenticated = True
+        self.special = False
+        self.deny_blocking = True
+        self.addr = "lua"
+        self.laddr = "lua"
+        self.in_multi = False
+        # Read by commands whose behaviour differs when a script calls them (Redis's
+        # CLIENT_SCRIPT flag): SORT ... BY nosort on a set sorts anyway, for determinism.
+        self.in_script = True
+
+    def push(self, data: bytes) -> None:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _published_flags() -> tuple[dict[str, frozenset[str]], dict[str, dict[bytes, tuple[int, frozenset[str]]]]]:
+    """Redis 7.0's own flags per command (COMMAND INFO as captured), and per subcommand of
+    the containers (CONFIG, CLIENT, OBJECT, FUNCTION ...) with its arity: what Redis's
+    scriptCall looks at (``noscript``, ``write``, ``may_replicate``)."""
+    from sentrykv_server.commands.introspection import _published_info
+
+    flags: dict[str, frozenset[str]] = {}
+    table: dict[str, dict[bytes, tuple[int, frozenset[str]]]] = {}
+    for name, entry in _published_info().items():
+        flags[name] = frozenset(entry.get("flags", ()))
+        subs = entry.get("subcommands") or {}
+        if subs:
+            table[name] = {
+                sub.encode(): (int(info["arity"]), frozenset(info.get("flags", ())))
+                for sub, info in subs.items()
+            }
+    return flags, table
+
+
+def resolve(argv: list[bytes]) -> tuple[Command, int, frozenset[str]] | None:
+    """Redis's lookupCommand(argv, argc): the command, and the arity and flags that apply
+    (a container's subcommand has its own); None for an unknown command or subcommand."""
+    cmd = LOOKUP.get(argv[0]) or lookup(argv[0])
+    if cmd is None:
+        return None
+    flags, table = _published_flags()
+    subs = table.get(cmd.name)
+    if subs and len(argv) >= 2:
+        entry = subs.get(argv[1].lower())
+        if entry is None:
+            return None
+        return cmd, entry[0], entry[1]
+    return cmd, cmd.arity, flags.get(cmd.name, cmd.flags)
+
+
+def acl_permits(caller: Client, argv: list[bytes]) -> bool:
+    """redis.acl_check_cmd: may the calling user run this command with these arguments?
+
+    The ACL system (``sentrykv_server/acl.py``) plugs in here; without ACL rules
+    every command is permitted for the default user, as in Redis.
+    """
+    return acl_error(caller, argv) is None
+
+
+# THE place where the ACL check of ``redis.call`` goes (scriptVerifyACL): set to a
+# function (caller, argv) -> reason or None by the ACL system.  Until ACL rules exist
+# every command is permitted, which is Redis's behaviour for the default user.
+ACL_CHECK: Callable[[Client, list[bytes]], str | None] | None = None
+
+
+def acl_error(caller: Client, argv: list[bytes]) -> bytes | None:
+    """scriptVerifyACL: Redis words a refusal "The user executing the script <reason>"."""
+    check = ACL_CHECK
+    if check is None:
+        return None
+    problem = check(caller, argv)
+    if problem is None:
+        return None
+    return b"The user executing the script " + problem.encode()
+
+
+class _Entry:
+    """What scriptCall needs to know about one command, resolved once per name."""
+
+    __slots__ = ("cmd", "arity", "noscript", "write", "refused_read_only")
+
+    def __init__(self, cmd: Command, arity: int, flags: frozenset[str]) -> None:
+        self.cmd = cmd
+        self.arity = arity
+        self.noscript = "noscript" in flags
+        self.write = "write" in flags
+        self.refused_read_only = self.write or cmd.name in MAY_REPLICATE
+
+
+# Plain (non-container) commands by the bytes scripts spell them with: most calls are
+# a dict probe instead of a lookup, a flags table and three set tests.
+_ENTRIES: dict[bytes, _Entry] = {}
+
+
+def _entry(argv: list[bytes]) -> _Entry | None:
+    entry = _ENTRIES.get(argv[0])
+    if entry is not None:
+        return entry
+    found = resolve(argv)
+    if found is None:
+        return None
+    cmd, arity, flags = found
+    entry = _Entry(cmd, arity, flags)
+    if cmd.name not in _published_flags()[1] and len(_ENTRIES) < 4096:
+        _ENTRIES[argv[0]] = entry
+    return entry
+
+
+def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
+    """scriptCall(): the script-specific refusals, then dispatch.call; the handler's result."""
+    entry = _entry(argv)
+    if entry is None:
+        raise Refused(UNKNOWN)
+    n = len(argv)
+    arity = entry.arity
+    if (arity > 0 and n != arity) or n < -arity:
+        raise Refused(ARITY)
+    if entry.noscript:
+        raise Refused(NOT_ALLOWED)
+    if ACL_CHECK is not None:
+        denied = acl_error(ctx.caller, argv)
+        if denied is not None:
+            raise Refused(denied)
+    if entry.write:
+        if ctx.read_only:
+            raise Refused(READ_ONLY)
+        if not ctx.write_dirty:
+            gate = engine.server.write_error
+            if gate is not None:
+                raise Refused(b"-" + gate.encode())
+            ctx.write_dirty = True
+    elif ctx.read_only and entry.refused_read_only:
+        raise Refused(READ_ONLY)
+    return call(ctx.client, entry.cmd, argv)
