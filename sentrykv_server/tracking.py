@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 _INVALIDATE3 = b">2\r\n$10\r\ninvalidate\r\n"
 _INVALIDATE2 = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"
 _REDIR_BROKEN = b">2\r\n$21\r\ntracking-redir-broken\r\n:%d\r\n"
+_SCRIPT_RO = frozenset({"eval_ro", "evalsha_ro", "fcall_ro"})
 # How many table entries one pass may evict to honour tracking-table-max-keys, times the
 # number of consecutive passes that found the table still too big (Redis's effort).
 _EVICT_EFFORT = 100
@@ -176,10 +177,14 @@ class Tracking:
             ks.refresh_observed()
 
     # -- reads -----------------------------------------------------------------------------
-    def remember(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
-        """trackingRememberKeys: ``c`` (tracking) ran the read-only ``cmd``."""
+    def remember(self, c: Client, cmd: Command, argv: list[bytes], from_script: bool = False) -> None:
+        """trackingRememberKeys: ``c`` (tracking) ran the read-only ``cmd``.
+
+        The read-only script commands count only through the reads their script
+        makes (``from_script``, with the EVAL / FCALL's own argv), as in Redis.
+        """
         st = c.tracking
-        if st is None or st.bcast or PUBSUB in cmd.flags:
+        if st is None or st.bcast or PUBSUB in cmd.flags or (cmd.name in _SCRIPT_RO and not from_script):
             return
         if (st.optin and not st.caching) or (st.optout and st.caching):
             return

@@ -244,6 +244,47 @@ sort sl store sd
 sort sl limit 5 5 store sd
 sort nosl store sd2
 sort_ro sl
+# streams
+xadd st 1-1 f v
+xadd st 2-1 f v
+xadd st maxlen 1 3-1 f v
+xadd st maxlen 5 4-1 f v
+xadd st nomkstream 5-1 f v
+xadd nost nomkstream 1-1 f v
+xadd st 1-1 f v
+xdel st 0-1
+xdel st 3-1 4-1
+xadd st 6-1 f v 7-1
+xtrim st maxlen 0
+xtrim st maxlen 0
+xtrim nost maxlen 0
+xsetid st 10-1
+xgroup create st g $
+xgroup create st g $
+xgroup create st2 g 0 mkstream
+xgroup create nost g 0
+xgroup createconsumer st g c1
+xgroup createconsumer st g c1
+xgroup setid st g 0
+xadd st 11-1 f v
+xreadgroup group g c2 count 1 streams st >
+xreadgroup group g c2 count 1 streams st >
+xack st g 11-1
+xclaim st g c3 0 5-1
+xautoclaim st g c4 0 0-0
+xgroup delconsumer st g c1
+xgroup delconsumer st g nobody
+xgroup destroy st g
+xgroup destroy st g
+xread streams nost2 0
+xrange nost - +
+xlen nost
+__blocked__ 1 xread block 0 streams bst $
+xadd bst 1-1 f v
+xgroup create bst2 g $ mkstream
+__blocked__ 1 xreadgroup group g c9 block 0 streams bst2 >
+xadd bst2 1-1 f v
+del st st2 bst bst2
 # restore, dump
 hset d0 f v
 __restore_from__ d0 d0b 0
@@ -294,6 +335,10 @@ __blocked__ 1 bzmpop 0 1 bz2 max count 1
 zadd bz2 1 a 2 b
 blpop bq2 0
 bzpopmax bz2 0
+# scripts: the events of the commands they run, in order
+eval redis.call('set',KEYS[1],'v');redis.call('lpush',KEYS[2],'a');redis.call('del',KEYS[1]);return(1) 2 sk1 sk2
+eval redis.call('rpop',KEYS[1]);redis.call('get','nokey');return(1) 1 sk2
+eval_ro return(redis.call('get',KEYS[1])) 1 sk3
 # a MULTI: each command's events, in order
 multi
 set tx 1

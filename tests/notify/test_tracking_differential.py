@@ -275,6 +275,34 @@ def test_optin_optout(server: ServerProcess, reference: RedisProcess) -> None:
     compare(server.port, reference.port, ["a3", "w"], steps)
 
 
+def test_scripts(server: ServerProcess, reference: RedisProcess) -> None:
+    """Redis 7.0 remembers the keys a script *declares* once it reads anything, and holds
+    the invalidations of the caller's own keys written by the script until after the reply."""
+    steps = [
+        ("a3", "CLIENT", "TRACKING", "on"),
+        ("a3", "EVAL", "return redis.call('get', KEYS[1])", "1", "k1"),
+        ("a3", "EVAL", "return redis.call('get', 'k2')", "0"),
+        ("a3", "EVAL", "redis.call('get', 'k3') return 1", "1", "k4"),
+        ("a3", "EVAL_RO", "return redis.call('get', 'k5')", "1", "k6"),
+        ("a3", "EVAL_RO", "return 1", "1", "k7"),
+        ("a3", "EVAL", "return redis.call('set', 'k8', '1')", "1", "k9"),
+        ("w", "MSET", *[f"k{i}" if j == 0 else "v" for i in range(1, 10) for j in (0, 1)]),
+        ("a3", "GET", "x"),
+        ("a3", "EVAL", "redis.call('set', 'x', '1') return 1", "0"),
+        ("a3", "CLIENT", "TRACKING", "on", "NOLOOP"),
+        ("a3", "GET", "x"),
+        ("a3", "EVAL", "redis.call('set', 'x', '2') return 1", "0"),
+        ("w", "SET", "x", "3"),
+        ("a3", "CLIENT", "TRACKING", "off"),
+        ("a3", "CLIENT", "TRACKING", "on", "OPTIN"),
+        ("a3", "CLIENT", "CACHING", "yes"),
+        ("a3", "EVAL", "return redis.call('get', KEYS[1])", "1", "o1"),
+        ("a3", "EVAL", "return redis.call('get', KEYS[1])", "1", "o2"),
+        ("w", "MSET", "o1", "1", "o2", "2"),
+    ]
+    compare(server.port, reference.port, ["a3", "w"], steps)
+
+
 def _tracking_info(port: int) -> dict[str, int]:
     r = redis.Redis(port=port)
     try:
