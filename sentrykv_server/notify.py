@@ -111,7 +111,7 @@ def configure(server: Server, flags: int) -> None:
     server.notify_flags = mask
     ks = server.keyspace
     ks.on_new = (lambda db, key: notify(server, NEW, b"new", db, key)) if mask & NEW else None
-    ks.on_miss = (lambda db, key: notify(server, KEY_MISS, b"keymiss", db, key)) if mask & KEY_MISS else None
+    ks.set_miss_hook((lambda db, key: notify(server, KEY_MISS, b"keymiss", db, key)) if mask & KEY_MISS else None)
     ks.refresh_observed()
 
 

@@ -37,9 +37,8 @@ def get_cmd(c: Client, argv: list[bytes]) -> Any:
     value = db.data.get(key)
     if value is None:
         db.misses += 1
-        on_miss = db.keyspace.on_miss
-        if on_miss is not None:  # the 'keymiss' keyspace event
-            on_miss(db, key)
+        if db.on_miss is not None:  # the 'keymiss' keyspace event
+            db.on_miss(db, key)
         return None
     if db.expires and key in db.expires:  # may have expired: take the general path
         db.hits -= 1

@@ -29,7 +29,7 @@ ChangeHook = Callable[["Database", bytes], None]
 class Database:
     """One numbered database (SELECT n)."""
 
-    __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl", "hits", "misses")
+    __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl", "hits", "misses", "on_miss")
 
     def __init__(self, index: int, keyspace: Keyspace) -> None:
         self.id = index
@@ -40,6 +40,8 @@ class Database:
         # keyspace_hits / keyspace_misses, counted per database (summed by INFO).
         self.hits = 0
         self.misses = 0
+        # The 'keymiss' keyspace event, or None (on each database: one test on a read miss).
+        self.on_miss: ChangeHook | None = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -59,9 +61,8 @@ class Database:
         value = self.lookup(key)
         if value is None:
             self.misses += 1
-            on_miss = self.keyspace.on_miss
-            if on_miss is not None:  # the 'keymiss' keyspace event
-                on_miss(self, key)
+            if self.on_miss is not None:  # the 'keymiss' keyspace event
+                self.on_miss(self, key)
         else:
             self.hits += 1
         return value
@@ -206,8 +207,9 @@ class Keyspace:
     ``touched(db, key)`` is called on every modification (Redis's
     signalModifiedKey): it breaks WATCHes and invalidates client-side caches
     (``tracker``).  ``on_expire(db_index, key)`` is called when a key is
-    removed because its TTL passed.  ``on_new`` and ``on_miss`` raise the
-    'new' and 'keymiss' keyspace events (sentrykv_server/notify.py).
+    removed because its TTL passed.  ``on_new`` (and each database's
+    ``on_miss``, see :meth:`set_miss_hook`) raise the 'new' and 'keymiss'
+    keyspace events (sentrykv_server/notify.py).
 
     ``observed`` is the one flag the write paths test: True while WATCH,
     client tracking or 'new' events need to hear about changes, so a server
@@ -239,9 +241,13 @@ class Keyspace:
         self.function_codes: list[bytes] = []
         # Observers (see the class docstring).
         self.on_new: ChangeHook | None = None
-        self.on_miss: ChangeHook | None = None
         self.tracker: Callable[[bytes, bool], None] | None = None
         self.observed = False
+
+    def set_miss_hook(self, hook: ChangeHook | None) -> None:
+        """Install the 'keymiss' hook on every database (read misses test it)."""
+        for db in self.dbs:
+            db.on_miss = hook
 
     def refresh_observed(self) -> None:
         """Recompute ``observed`` after WATCH, tracking or the 'new' event changed."""
