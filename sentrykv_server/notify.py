@@ -13,8 +13,8 @@ destination's ``rpush`` before the source's ``lpop`` in LMOVE).  Three events
 come from the keyspace itself rather than from commands, through hooks this
 module installs on :class:`~sentrykv_server.store.keyspace.Keyspace`:
 ``new`` (a key is created, Redis's dbAdd), ``keymiss`` (a read finds no key,
-lookupKeyRead) and ``expired`` (lazy and active expiry, via the server's
-``on_expire``).
+lookupKeyRead), ``expired`` (lazy and active expiry, via the server's
+``on_expire``) and ``evicted`` (maxmemory eviction calls ``on_evict``).
 
 Cost when notifications are off: ``server.notify_flags`` is 0, so hot
 commands test that one attribute before calling :func:`notify`, the others
@@ -112,6 +112,8 @@ def configure(server: Server, flags: int) -> None:
     ks = server.keyspace
     ks.on_new = (lambda db, key: notify(server, NEW, b"new", db, key)) if mask & NEW else None
     ks.set_miss_hook((lambda db, key: notify(server, KEY_MISS, b"keymiss", db, key)) if mask & KEY_MISS else None)
+    ks.on_evict = (lambda index, key: notify(server, EVICTED, b"evicted", ks.dbs[index], key)) \
+        if mask & EVICTED else None
     ks.refresh_observed()
 
 

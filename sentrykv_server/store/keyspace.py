@@ -231,6 +231,8 @@ class Keyspace:
         self.expiry_heap: list[tuple[int, int, bytes]] = []
         self.key_ready_hook: Callable[[Database, bytes], None] | None = None
         self.on_expire: ExpireHook = _ignore_expire
+        # Called with (db index, key) after a key was evicted (keyspace notifications).
+        self.on_evict: ExpireHook | None = None
         self.on_flush: Callable[[Database], None] | None = None
         # Set while a checkpoint runs: called with (db, key) BEFORE a key's value or TTL
         # changes, so the checkpoint can keep the point-in-time version (serialize before
