@@ -36,11 +36,11 @@ Where it hooks in:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sentrykv_server.commands.keyspecs import command_keys
 from sentrykv_server.commands.registry import PUBSUB
-from sentrykv_server.dispatch import after_call, call, reply
 
 if TYPE_CHECKING:
     from sentrykv_server.commands.registry import Command
@@ -298,13 +298,13 @@ class Tracking:
         # else: RESP2 without redirection cannot carry pushes; nothing is sent.
 
     # -- one command of a tracking client ----------------------------------------------------
-    def run(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
-        """Run a tracking client's command: reply first, then its own invalidations."""
+    def run(self, c: Client, cmd: Command, argv: list[bytes],
+            body: Callable[[Client, Command, list[bytes]], None]) -> None:
+        """Run a tracking client's command with ``body`` (the dispatcher's way of running
+        it, reply included), then send its own invalidations."""
         self.executing = c
         try:
-            result = call(c, cmd, argv)
-            after_call(c)
-            reply(c, result)
+            body(c, cmd, argv)
         finally:
             self.executing = None
         self.after_command(c, cmd)
