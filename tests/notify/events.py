@@ -1,7 +1,8 @@
 """Run commands on SentryKV and redis-server and capture the keyspace notifications.
 
-Each side has a command connection and two listeners (RESP2 and RESP3)
-subscribed to every keyspace/keyevent channel.  After each command the
+Each side has a command connection and three listeners: RESP2 and RESP3
+PSUBSCRIBE clients of every keyspace/keyevent channel, and a RESP3 client
+SUBSCRIBEd to a few channels.  After each command the
 command connection publishes a marker on a channel the listeners also
 listen to; since a server emits the command's notifications before it runs
 the PUBLISH, reading a listener up to the marker gives exactly the messages
@@ -21,6 +22,9 @@ from tests.transactions.wire import Arg, Wire
 
 SYNC = b"__sync__"
 PATTERNS = ("__keyspace@*", "__keyevent@*", SYNC)
+# A third listener SUBSCRIBEs to these channels (plain "message" delivery).
+CHANNELS = ("__keyevent@0__:set", "__keyevent@0__:del", "__keyevent@0__:expired", "__keyevent@0__:new",
+            "__keyevent@0__:lpush", "__keyspace@0__:l", "__keyspace@0__:z", "__keyspace@0__:st", SYNC)
 
 # Meta steps understood by Side.step (anything else is a command).
 SLEEP = "__sleep__"  # (SLEEP, ms): let time pass (expiry)
@@ -42,12 +46,13 @@ class Side:
         self.cmd = Wire(self.port)
         self.pub = Wire(self.port)
         self.listeners = []
-        for proto in (2, 3):
+        for proto, kind, names in ((2, "PSUBSCRIBE", PATTERNS), (3, "PSUBSCRIBE", PATTERNS),
+                                   (3, "SUBSCRIBE", CHANNELS)):
             w = Wire(self.port)
             if proto == 3:
                 w.call("HELLO", "3")
-            w.send("PSUBSCRIBE", *PATTERNS)
-            for _ in PATTERNS:
+            w.send(kind, *names)
+            for _ in names:
                 w.reply()
             self.listeners.append(w)
 
@@ -141,6 +146,7 @@ class EventDiffer:
                 f"reply    sentrykv {ours_reply!r}\n         redis    {theirs_reply!r}\n"
                 f"RESP2 events sentrykv {ours[0]!r}\n             redis    {theirs[0]!r}\n"
                 f"RESP3 events sentrykv {ours[1]!r}\n             redis    {theirs[1]!r}\n"
+                f"SUBSCRIBE    sentrykv {ours[2]!r}\n             redis    {theirs[2]!r}\n"
                 "history:\n  " + "\n  ".join(self.history[-30:])
             )
         return ours

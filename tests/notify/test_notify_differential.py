@@ -79,6 +79,7 @@ def test_events_of_a_transaction_come_in_order(differ: EventDiffer) -> None:
     for argv in (["multi"], ["rpush", "q", "a"], ["lmove", "q", "q2", "left", "right"], ["exec"]):
         events = differ.run(argv)
     assert events[0].index(b"rpush") < events[0].index(b"lpop") < events[0].index(b"del")
+    assert events[2] == b">3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:del\r\n$1\r\nq\r\n"  # SUBSCRIBE
 
 
 def test_migrate_deletes_raise_del(differ: EventDiffer) -> None:
