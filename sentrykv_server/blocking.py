@@ -120,6 +120,7 @@ class BlockingRegistry:
                 guard = _GoneWatch(self, db, key)
                 state.guards.append(guard)
                 watchers.setdefault((db.id, key), set()).add(guard)
+            db.keyspace.refresh_observed()
         client.blocked = state
         self.blocked.add(client)
         for key in unique:
@@ -199,6 +200,7 @@ class BlockingRegistry:
                     guards.discard(guard)
                     if not guards:
                         del watchers[entry]
+            state.db.keyspace.refresh_observed()
         for key in getattr(state, "keys", ()):
             entry = (state.db.id, key)
             waiters = self.waiting.get(entry)

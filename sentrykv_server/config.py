@@ -65,7 +65,7 @@ class Directive:
     """How one directive is parsed, validated and shown."""
 
     name: str
-    kind: str  # int | bool | enum | flags | string | path
+    kind: str  # int | bool | enum | flags | string | path | events (notify-keyspace-events)
     default: str
     mutable: bool = True
     protected: bool = False
@@ -106,6 +106,13 @@ class Directive:
             if self.clamp is not None:
                 value = min(max(value, self.clamp[0]), self.clamp[1])
             return value
+        if self.kind == "events":
+            from sentrykv_server.notify import parse_flags
+
+            try:
+                return parse_flags(raw)
+            except ValueError as exc:
+                raise ConfigError(self.name, str(exc)) from None
         if self.kind == "flags":  # shutdown-on-sig*: the only multi-flag directives so far
             from sentrykv_server.shutdown import parse_signal_flags
 
@@ -129,6 +136,10 @@ class Directive:
     def show(self, value: Any) -> str:
         if self.kind == "bool":
             return "yes" if value else "no"
+        if self.kind == "events":
+            from sentrykv_server.notify import format_flags
+
+            return format_flags(value)
         if self.kind == "flags":
             from sentrykv_server.shutdown import show_signal_flags
 
@@ -254,6 +265,8 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("maxmemory-clients", "string", "0", parse=_memory_or_percent("maxmemory-clients")),
         Directive("lfu-log-factor", "int", "10", minimum=0, maximum=_INT_MAX),
         Directive("lfu-decay-time", "int", "1", minimum=0, maximum=_INT_MAX),
+        Directive("notify-keyspace-events", "events", ""),
+        Directive("tracking-table-max-keys", "int", "1000000", minimum=0, maximum=_BIG),
     ]
 }
 

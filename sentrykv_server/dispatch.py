@@ -89,12 +89,32 @@ def process_command(c: Client, argv: list[bytes]) -> None:
             # no frame is committed and nobody blocked is served until it ends.
             reply(c, call(c, cmd, argv))
             return
-        if not special and server.write_error is not None and server.fsync_always and not cmd.is_write:
-            _read_during_disk_trouble(c, cmd, argv)
+        if server.write_error is not None and server.fsync_always and not cmd.is_write \
+                and (not special or (c.tracking is not None and _plain_besides_tracking(c))):
+            if c.tracking is not None:
+                server.tracking.run(c, cmd, argv, _read_during_disk_trouble)
+            else:
+                _read_during_disk_trouble(c, cmd, argv)
             return
+    if c.tracking is not None:  # client-side caching: reads recorded, own invalidations after the reply
+        c.server.tracking.run(c, cmd, argv, execute)
+        return
     result = call(c, cmd, argv)
     after_call(c)
     reply(c, result)
+
+
+def execute(c: Client, cmd: Command, argv: list[bytes]) -> None:
+    """call, after_call and the reply: one checked command, start to end."""
+    result = call(c, cmd, argv)
+    after_call(c)
+    reply(c, result)
+
+
+def _plain_besides_tracking(c: Client) -> bool:
+    """Nothing but CLIENT TRACKING makes this client ``special`` (see Client.refresh)."""
+    return (c.authenticated and c.reply_mode == "on" and not c.shard_channels and c.multi is None
+            and not c.channels and not c.patterns)
 
 
 def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
@@ -194,6 +214,8 @@ def call(c: Client, cmd: Command, argv: list[bytes]) -> Any:
     except Exception as exc:  # a bug must not kill the connection or the server
         result = internal_error(cmd, argv, exc)
     elapsed = (_perf_ns() - start) // 1000
+    if c.tracking is not None and cmd.is_readonly:
+        server.tracking.remember(c, cmd, argv)
     cmd.calls += 1
     cmd.usec += elapsed
     if elapsed >= server.slowlog_threshold_us >= 0:

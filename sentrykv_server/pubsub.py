@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sentrykv_server.protocol.reply import Push, to_bytes
 from sentrykv_server.store.glob import compile_glob
 
 if TYPE_CHECKING:
@@ -128,18 +127,23 @@ def _remove(table: dict[bytes, Subscribers], name: bytes, client: Client) -> boo
 
 
 def _deliver(subs: Subscribers, message: list[bytes]) -> int:
-    """Queue one message on every subscriber, encoding it once per protocol version."""
+    """Queue one message on every subscriber, encoding it once per protocol version.
+
+    A message is a few bulk strings, so its encoding is written out directly
+    (keyspace notifications publish several messages per write).
+    """
+    body = b"".join([b"$%d\r\n%s\r\n" % (len(part), part) for part in message])
     resp2: bytes | None = None
     resp3: bytes | None = None
     n = 0
     for client in list(subs):
         if client.resp3:
             if resp3 is None:
-                resp3 = to_bytes(Push(message), True)
+                resp3 = b">%d\r\n" % len(message) + body
             client.push(resp3)
         else:
             if resp2 is None:
-                resp2 = to_bytes(Push(message), False)
+                resp2 = b"*%d\r\n" % len(message) + body
             client.push(resp2)
         n += 1
     return n

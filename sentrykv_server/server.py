@@ -18,12 +18,13 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server import REDIS_COMPAT_VERSION, __version__
+from sentrykv_server import REDIS_COMPAT_VERSION, __version__, notify
 from sentrykv_server.commands.registry import COMMANDS, LOOKUP, Command, total_calls
 from sentrykv_server.config import Config, ConfigError
 from sentrykv_server.stats import SlowLog, Stats
 from sentrykv_server.store.expire import active_expire_cycle
 from sentrykv_server.store.keyspace import Keyspace
+from sentrykv_server.tracking import Tracking
 
 if TYPE_CHECKING:
     from sentrykv_server.persistence.durability import Durability
@@ -109,6 +110,10 @@ class Server:
         self.monitors: list[Client] = []
         self.pubsub = PubSub(self)
         self.blocking = BlockingRegistry(self)
+        # Keyspace notifications (notify.py): the effective notify-keyspace-events mask,
+        # 0 when nothing can be delivered (the one test hot commands make).
+        self.notify_flags = 0
+        self.tracking = Tracking(self)
         self.keyspace.key_ready_hook = self.blocking.key_ready
         # Write-ahead logging: ops produced by the running command, committed as one frame.
         self.ops: list[tuple[int, list[bytes]]] = []
@@ -181,6 +186,8 @@ class Server:
         for name in ("maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity",
                      "lfu-log-factor", "lfu-decay-time"):
             cfg.on_change(name, lambda _v: self.evictor.configure())
+        cfg.on_change("notify-keyspace-events", lambda flags: notify.configure(self, flags))
+        notify.configure(self, cfg.value("notify-keyspace-events"))
 
     def _set_appendonly(self, enabled: bool) -> None:
         if enabled and self.aof is None:
@@ -249,7 +256,10 @@ class Server:
             self.schedule_pass()
 
     def _on_expire(self, db_index: int, key: bytes) -> None:
+        """A key's TTL passed (lazy or active expiry): log its DEL, raise 'expired'."""
         self.ops.append((db_index, [b"DEL", key]))
+        if self.notify_flags:
+            notify.notify(self, notify.EXPIRED, b"expired", self.keyspace.dbs[db_index], key)
 
     def reply_threshold(self) -> int:
         """Replies depending on LSNs above this may not leave yet."""
@@ -275,6 +285,8 @@ class Server:
 
     def flush_pass(self) -> None:
         """beforeSleep: one write() of the log, then every client's replies."""
+        if self.tracking.bcast_pending:  # BCAST invalidations of this pass (beforeSleep)
+            self.tracking.broadcast()
         self._flush_scheduled = False
         evictor = self.evictor
         if evictor.maxmemory:  # re-cost what this pass changed, then the maxmemory gate
@@ -346,6 +358,8 @@ class Server:
         self.pubsub.forget(client)
         self.pause.forget(client)
         self.blocking.forget(client)
+        if client.tracking is not None:
+            self.tracking.disable(client)
         if client.watched:
             from sentrykv_server.commands.transactions import unwatch_all
 

@@ -27,6 +27,7 @@ from sentrykv_server.commands.errors import (
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, STRING, notify
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -102,6 +103,7 @@ def setbit_cmd(c: Client, argv: list[bytes]) -> Any:
             value = b"".join((view[:byte], bytes((new,)), view[byte + 1:]))
         db.set(key, value, keep_ttl=True)
         c.server.propagate(db.id, argv)
+        notify(c.server, STRING, b"setbit", db, key)
     return was
 
 
@@ -296,6 +298,7 @@ def bitop_cmd(c: Client, argv: list[bytes]) -> Any:
         if db.lookup(dst) is not None:
             db.delete(dst)
             c.server.propagate(db.id, argv)
+            notify(c.server, GENERIC, b"del", db, dst)
         return 0
     # Each source as a big integer, zero-padded on the right to the longest length.
     numbers = [int.from_bytes(v, "big") << (8 * (size - len(v))) for v in sources]
@@ -309,6 +312,7 @@ def bitop_cmd(c: Client, argv: list[bytes]) -> Any:
         result = numbers[0] ^ ((1 << (8 * size)) - 1)
     db.set(dst, result.to_bytes(size, "big"))
     c.server.propagate(db.id, argv)
+    notify(c.server, STRING, b"set", db, dst)
     return size
 
 
@@ -484,6 +488,7 @@ def _bitfield(c: Client, argv: list[bytes], readonly_command: bool) -> Any:
     if changes or grown:
         db.set(key, bytes(buf), keep_ttl=True)
         c.server.propagate(db.id, argv)
+        notify(c.server, STRING, b"setbit", db, key)
     return out
 
 

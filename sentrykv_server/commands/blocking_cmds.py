@@ -176,7 +176,7 @@ def _block(c: Client, keys: list[bytes], kind: type, deadline: int, serve: Any, 
 
 # -- BLPOP / BRPOP -----------------------------------------------------------------------
 def _pop_one(c: Client, db: Database, key: bytes, left: bool) -> Any:
-    values = list_pop(db, key, left, 1)
+    values = list_pop(c.server, db, key, left, 1)
     if not values:
         return None
     c.server.propagate(db.id, [b"LPOP" if left else b"RPOP", key])
@@ -224,7 +224,7 @@ def blmpop_cmd(c: Client, argv: list[bytes]) -> Any:
         return result
 
     def serve(client: Client, db: Database, key: bytes) -> Any:
-        values = list_pop(db, key, left, count)
+        values = list_pop(client.server, db, key, left, count)
         if not values:
             return None
         client.server.propagate(db.id, [b"LPOP" if left else b"RPOP", key, b"%d" % len(values)])
@@ -242,7 +242,7 @@ def _blmove(c: Client, argv: list[bytes], src_left: bool, dst_left: bool, timeou
         logged = [b"LMOVE", src, dst, b"LEFT" if src_left else b"RIGHT", b"LEFT" if dst_left else b"RIGHT"]
 
     def move(client: Client, db: Database) -> Any:
-        value = list_move(db, src, dst, src_left, dst_left)
+        value = list_move(client.server, db, src, dst, src_left, dst_left)
         if value is not None:
             client.server.propagate(db.id, logged)
         return value
@@ -273,7 +273,7 @@ def brpoplpush_cmd(c: Client, argv: list[bytes]) -> Any:
 
 # -- BZPOPMIN / BZPOPMAX -----------------------------------------------------------------
 def _zpop_one(c: Client, db: Database, key: bytes, lowest: bool) -> Any:
-    pairs = zset_pop(db, key, lowest, 1)
+    pairs = zset_pop(c.server, db, key, lowest, 1)
     if not pairs:
         return None
     c.server.propagate(db.id, [b"ZPOPMIN" if lowest else b"ZPOPMAX", key, b"1"])
@@ -308,7 +308,7 @@ def bzmpop_cmd(c: Client, argv: list[bytes]) -> Any:
         return result
 
     def serve(client: Client, db: Database, key: bytes) -> Any:
-        pairs = zset_pop(db, key, lowest, count)
+        pairs = zset_pop(client.server, db, key, lowest, count)
         if not pairs:
             return None
         client.server.propagate(db.id, [b"ZPOPMIN" if lowest else b"ZPOPMAX", key, b"%d" % len(pairs)])

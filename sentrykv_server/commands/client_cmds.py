@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from sentrykv_server.commands import client_tracking
 from sentrykv_server.commands.connection import _validate_name
 from sentrykv_server.commands.errors import (
     CommandError,
@@ -86,6 +87,13 @@ def flags_text(c: Client) -> str:
         flags += "x"
     if c.blocked is not None:
         flags += "b"
+    tracking = c.tracking
+    if tracking is not None:
+        flags += "t"
+        if tracking.broken:
+            flags += "R"
+        if tracking.bcast:
+            flags += "B"
     if c.watch_dirty and c.watched:
         flags += "d"
     if c.close_after_reply:
@@ -133,7 +141,7 @@ def client_line(c: Client, now: float, running: list[bytes] | str | None = None)
         f"multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem={argv_mem} multi-mem={multi_memory(c)} "
         f"rbs={rbs} rbp={max(c.reply_peak, len(c.out))} obl={len(c.out)} oll={len(c.held)} "
         f"omem={c.held_bytes + pending} tot-mem={client_memory(c) + argv_mem} events={events} "
-        f"cmd={cmd} user={c.user.name.decode('utf-8', 'replace')} redir=-1 resp={3 if c.resp3 else 2}"
+        f"cmd={cmd} user={c.user.name.decode('utf-8', 'replace')} redir={c.tracking.redirect if c.tracking is not None else -1} resp={3 if c.resp3 else 2}"
     )
 
 
@@ -185,15 +193,12 @@ def client_cmd(c: Client, argv: list[bytes]) -> Any:
         server.pause.unpause()
         return "OK"
     if sub == b"getredir":
-        return -1  # no tracking, so no redirection
+        return client_tracking.getredir_cmd(c, argv)
     if sub == b"trackinginfo":
-        return {b"flags": [b"off"], b"redirect": -1, b"prefixes": []}
+        return client_tracking.trackinginfo_cmd(c, argv)
     if sub == b"caching":
-        raise CommandError(
-            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN "
-            "or OPTOUT mode enabled"
-        )
-    raise CommandError("ERR CLIENT TRACKING is not supported by SentryKV")
+        return client_tracking.caching_cmd(c, argv)
+    return client_tracking.tracking_cmd(c, argv)
 
 
 def _too_many(argv: list[bytes]) -> CommandError:

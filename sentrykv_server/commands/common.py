@@ -10,9 +10,9 @@ from sentrykv_server.store.keyspace import Database
 MAX_STRING = 512 * 1024 * 1024
 
 
-def get_string(db: Database, key: bytes) -> bytes | None:
-    """A string value or None; WRONGTYPE for any other type."""
-    value = db.lookup_read(key)
+def get_string(db: Database, key: bytes, read: bool = True) -> bytes | None:
+    """A string value or None; WRONGTYPE for any other type (``read``: lookupKeyRead's stats)."""
+    value = db.lookup_read(key) if read else db.lookup(key)
     if value is None or type(value) is bytes:
         return value
     raise wrong_type()

@@ -141,6 +141,7 @@ def reset_cmd(c: Client, argv: list[bytes]) -> Any:
     c.multi_error = False
     unwatch_all(c)
     c.server.pubsub.forget(c)
+    c.server.tracking.disable(c)
     if c.monitor:
         c.monitor = False
         if c in c.server.monitors:

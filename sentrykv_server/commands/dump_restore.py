@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, notify
 from sentrykv_server.persistence.rdb import payload as rdb_payload
 from sentrykv_server.persistence.rdb.constants import RdbError
 from sentrykv_server.persistence.rdb.decode import Limits, Unsupported
@@ -105,14 +106,16 @@ def _restore(c: Client, argv: list[bytes]) -> Any:
     if ttl and ttl <= now and not db.keyspace.loading:
         if deleted:
             c.server.propagate(db.id, [b"DEL", key])
+            notify(c.server, GENERIC, b"del", db, key)
         return "OK"
-    db.set(key, value)
+    db.add(key, value)
     raw = idle_or_freq_value(db.keyspace.clock, db.lfu, freq, idle)
     if raw is not None:  # IDLETIME / FREQ: Redis's objectSetLRUOrLFU
         db.set_access(key, raw)
     if ttl:
         db.set_expire(key, ttl)
     c.server.propagate(db.id, [b"RESTORE", key, b"%d" % ttl, argv[3], b"ABSTTL", b"REPLACE", *options])
+    notify(c.server, GENERIC, b"restore", db, key)
     if type(value) in (QuickList, ZSet):
         db.keyspace.signal_ready(db, key)
     return "OK"

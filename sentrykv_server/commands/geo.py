@@ -21,6 +21,7 @@ from sentrykv_server.commands.containers import parse_double
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.zsets import _zadd, build_zset, get_zset
+from sentrykv_server.notify import GENERIC, ZSET, notify
 from sentrykv_server.protocol.reply import NULL_ARRAY, Raw
 from sentrykv_server.store import geohash as gh
 from sentrykv_server.store.pqsort import pqsort
@@ -294,6 +295,7 @@ def georadius_generic(c: Client, argv: list[bytes], src_index: int, flags: int) 
             if db.lookup(store_key) is not None:
                 db.delete(store_key)
                 c.server.propagate(db.id, [b"DEL", store_key])
+                notify(c.server, GENERIC, b"del", db, store_key)
             return 0
         return []
     if count and sort == SORT_NONE and not any_:
@@ -311,7 +313,8 @@ def georadius_generic(c: Client, argv: list[bytes], src_index: int, flags: int) 
     chosen = points[:returned]
     if store_key is None:
         return _search_reply(c, chosen, shape.conversion, withdist, withhash, withcoord)
-    return _store(c, store_key, chosen, shape.conversion, storedist)
+    event = b"geosearchstore" if flags & GEOSEARCHSTORE else b"georadiusstore"
+    return _store(c, store_key, chosen, shape.conversion, storedist, event)
 
 
 def _search_reply(c: Client, points: list[Point], conversion: float,
@@ -331,13 +334,15 @@ def _search_reply(c: Client, points: list[Point], conversion: float,
     return out
 
 
-def _store(c: Client, key: bytes, points: list[Point], conversion: float, storedist: bool) -> int:
+def _store(c: Client, key: bytes, points: list[Point], conversion: float, storedist: bool,
+           event: bytes) -> int:
     """Write the result set (or delete the destination when it is empty), logged as its effect."""
     db = c.db
     if not points:
         if db.lookup(key) is not None:
             db.delete(key)
             c.server.propagate(db.id, [b"DEL", key])
+            notify(c.server, GENERIC, b"del", db, key)
         return 0
     pairs: dict[bytes, float] = {}
     for member, _x, _y, dist, score in points:
@@ -345,6 +350,7 @@ def _store(c: Client, key: bytes, points: list[Point], conversion: float, stored
     longest = max(len(m) for m in pairs)
     z = build_zset(pairs.items(), len(pairs), longest, c)
     db.set(key, z)
+    notify(c.server, ZSET, event, db, key)
     db.keyspace.signal_ready(db, key)
     zadd = [b"ZADD", key]
     for member, score in pairs.items():

@@ -30,6 +30,7 @@ from sentrykv_server.commands.errors import (
 )
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.strings import INFINITE, add_float, parse_long_double
+from sentrykv_server.notify import GENERIC, HASH, notify
 from sentrykv_server.protocol.reply import BulkArray
 from sentrykv_server.store.hashes import Hash
 
@@ -80,12 +81,15 @@ def _check_length(c: Client, h: Hash) -> None:
         h.big = True
 
 
-def _store(c: Client, key: bytes, h: Hash, created: bool) -> None:
+def _store(c: Client, key: bytes, h: Hash, created: bool, event: bytes) -> None:
     db = c.db
     if created:
         db.add(key, h)
     else:
         modified(db, key)
+    server = c.server
+    if server.notify_flags:
+        notify(server, HASH, event, db, key)
 
 
 @command("hset", -4, "write denyoom fast", 1, 1, 1, group="hash", since="2.0.0")
@@ -113,7 +117,7 @@ def _hset(c: Client, argv: list[bytes]) -> int:
     for i in range(2, len(argv), 2):
         h[argv[i]] = argv[i + 1]
     _check_length(c, h)
-    _store(c, key, h, created)
+    _store(c, key, h, created, b"hset")
     c.server.propagate(c.db.id, argv)
     return len(h) - before
 
@@ -128,7 +132,7 @@ def hsetnx_cmd(c: Client, argv: list[bytes]) -> Any:
     _check_sizes(c, h, argv[2:4])
     h[field] = argv[3]
     _check_length(c, h)
-    _store(c, key, h, created)
+    _store(c, key, h, created, b"hset")
     c.server.propagate(c.db.id, [b"HSET", key, field, argv[3]])
     return 1
 
@@ -164,11 +168,14 @@ def hdel_cmd(c: Client, argv: list[bytes]) -> Any:
         if h.pop(field, None) is not None:
             deleted += 1
     if deleted:
+        server = c.server
+        notify(server, HASH, b"hdel", db, key)
         if h:
             modified(db, key)
         else:
             db.delete(key)
-        c.server.propagate(db.id, argv)
+            notify(server, GENERIC, b"del", db, key)
+        server.propagate(db.id, argv)
     return deleted
 
 
@@ -237,7 +244,7 @@ def hincrby_cmd(c: Client, argv: list[bytes]) -> Any:
     _check_sizes(c, h, [field, new])
     h[field] = new
     _check_length(c, h)
-    _store(c, key, h, created)
+    _store(c, key, h, created, b"hincrby")
     c.server.propagate(c.db.id, argv)
     return value
 
@@ -257,7 +264,7 @@ def hincrbyfloat_cmd(c: Client, argv: list[bytes]) -> Any:
     _check_sizes(c, h, [field, new])
     h[field] = new
     _check_length(c, h)
-    _store(c, key, h, created)
+    _store(c, key, h, created, b"hincrbyfloat")
     c.server.propagate(c.db.id, [b"HSET", key, field, new])
     return new
 

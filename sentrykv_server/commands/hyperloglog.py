@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import CommandError, wrong_type
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import STRING, notify
 from sentrykv_server.store import hyperloglog as hll
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def pfadd_cmd(c: Client, argv: list[bytes]) -> Any:
     if updated:
         hll.invalidate_cache(buf)
         _store(c, key, buf, argv, sparse_path)
+        notify(c.server, STRING, b"pfadd", db, key)
     return 1 if updated else 0
 
 
@@ -160,6 +162,7 @@ def pfmerge_cmd(c: Client, argv: list[bytes]) -> Any:
         buf = hll.dense_from_registers(buf, hll.register_max(current_regs, merged))
     hll.invalidate_cache(buf)
     _store(c, dst, buf, argv, sparse_path)
+    notify(c.server, STRING, b"pfadd", db, dst)
     return "OK"
 
 

@@ -16,6 +16,7 @@ from sentrykv_server.commands.errors import (
     syntax_error,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, notify
 from sentrykv_server.protocol.reply import BulkArray
 from sentrykv_server.store.glob import compile_glob
 from sentrykv_server.store.scan import ScanCursors, parse_cursor
@@ -52,9 +53,14 @@ def db_index(c: Client, raw: bytes, message: str | None = None) -> int:
 def del_cmd(c: Client, argv: list[bytes]) -> Any:
     """Delete keys."""
     db = c.db
-    deleted = [key for key in argv[1:] if db.peek(key) is not None and db.delete(key)]
+    server = c.server
+    deleted = []
+    for key in argv[1:]:
+        if db.peek(key) is not None and db.delete(key):
+            deleted.append(key)
+            notify(server, GENERIC, b"del", db, key)
     if deleted:
-        c.server.propagate(db.id, [b"DEL", *deleted])
+        server.propagate(db.id, [b"DEL", *deleted])
     return len(deleted)
 
 
@@ -66,15 +72,16 @@ def unlink_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("exists", -2, "readonly fast", 1, -1, 1, group="generic")
 def exists_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Count how many of the given keys exist (not an access: LOOKUP_NOTOUCH)."""
-    peek = c.db.peek
-    return sum(1 for key in argv[1:] if peek(key) is not None)
+    """Count how many of the given keys exist (not an access: LOOKUP_NOTOUCH, but hits,
+    misses and 'keymiss' are counted, as Redis's EXISTS)."""
+    lookup = c.db.lookup_read
+    return sum(1 for key in argv[1:] if lookup(key, False) is not None)
 
 
 @command("type", 2, "readonly fast", 1, 1, 1, group="generic")
 def type_cmd(c: Client, argv: list[bytes]) -> Any:
     """The type of a key's value."""
-    return type_name(c.db.peek(argv[1]))
+    return type_name(c.db.lookup_read(argv[1], False))
 
 
 @command("keys", 2, "readonly", group="generic")
@@ -175,17 +182,25 @@ def _rename(c: Client, argv: list[bytes], nx: bool) -> Any:
         raise CommandError(NO_SUCH_KEY)
     if src == dst:
         return 0 if nx else "OK"
-    if nx and db.lookup(dst) is not None:
+    replaced = db.lookup(dst) is not None
+    if nx and replaced:
         return 0
     expire = db.expires.get(src)
+    # Redis deletes the destination silently and adds the key anew ('new' event even when
+    # it replaces one); modification signals go to the source, then the destination.
     access = db.access(src)
     db.delete(src)
-    db.set(dst, value)
+    if replaced:
+        db.delete(dst)
+    db.add(dst, value)
     if access is not None:  # the value object moves with its access field, as in Redis
         db.set_access(dst, access)
     if expire is not None:
         db.set_expire(dst, expire)
-    c.server.propagate(db.id, [b"RENAMENX" if nx else b"RENAME", src, dst])
+    server = c.server
+    server.propagate(db.id, [b"RENAMENX" if nx else b"RENAME", src, dst])
+    notify(server, GENERIC, b"rename_from", db, src)
+    notify(server, GENERIC, b"rename_to", db, dst)
     db.keyspace.signal_ready(db, dst)
     return 1 if nx else "OK"
 
@@ -222,7 +237,7 @@ def copy_cmd(c: Client, argv: list[bytes]) -> Any:
     src, dst = argv[1], argv[2]
     if src_db is dst_db and src == dst:
         raise CommandError("ERR source and destination objects are the same")
-    value = src_db.lookup(src)
+    value = src_db.lookup_read(src)
     if value is None:
         return 0
     if dst_db.lookup(dst) is not None:
@@ -235,6 +250,7 @@ def copy_cmd(c: Client, argv: list[bytes]) -> Any:
         dst_db.set_expire(dst, expire)
     op = [b"COPY", src, dst, b"DB", b"%d" % dst_db.id, b"REPLACE"]
     c.server.propagate(src_db.id, op)
+    notify(c.server, GENERIC, b"copy_to", dst_db, dst)
     dst_db.keyspace.signal_ready(dst_db, dst)
     return 1
 
@@ -260,6 +276,8 @@ def move_cmd(c: Client, argv: list[bytes]) -> Any:
     if expire is not None:
         dst_db.set_expire(key, expire)
     c.server.propagate(src_db.id, [b"MOVE", key, b"%d" % index])
+    notify(c.server, GENERIC, b"move_from", src_db, key)
+    notify(c.server, GENERIC, b"move_to", dst_db, key)
     dst_db.keyspace.signal_ready(dst_db, key)
     return 1
 
@@ -282,6 +300,7 @@ def flushdb_cmd(c: Client, argv: list[bytes]) -> Any:
     """Remove every key of the selected database."""
     _flush_mode(argv)
     c.db.clear()
+    c.server.tracking.flush()
     c.server.propagate(c.db.id, [b"FLUSHDB"])
     return "OK"
 
@@ -293,6 +312,7 @@ def flushall_cmd(c: Client, argv: list[bytes]) -> Any:
     for db in c.server.keyspace.dbs:
         db.clear()
     c.server.keyspace.expiry_heap.clear()
+    c.server.tracking.flush()
     c.server.propagate(0, [b"FLUSHALL"])
     return "OK"
 
@@ -356,9 +376,11 @@ def _expire(c: Client, argv: list[bytes], unit: int, absolute: bool, name: str) 
     if when <= now and not db.keyspace.loading:
         db.delete(key)
         c.server.propagate(db.id, [b"DEL", key])
+        notify(c.server, GENERIC, b"del", db, key)
         return 1
     db.set_expire(key, when)
     c.server.propagate(db.id, [b"PEXPIREAT", key, ms_bytes(when)])
+    notify(c.server, GENERIC, b"expire", db, key)
     return 1
 
 
@@ -430,11 +452,14 @@ def persist_cmd(c: Client, argv: list[bytes]) -> Any:
     if db.lookup(argv[1]) is None or not db.persist(argv[1]):
         return 0
     c.server.propagate(db.id, [b"PERSIST", argv[1]])
+    notify(c.server, GENERIC, b"persist", db, argv[1])
     return 1
 
 
 @command("touch", -2, "readonly fast", 1, -1, 1, group="generic", since="3.2.1")
 def touch_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Count existing keys, recording an access to each (their idle time restarts)."""
-    lookup = c.db.lookup
+    """Count existing keys, recording an access to each (their idle time restarts).
+
+    Redis's lookupKeyRead: hits, misses and 'keymiss' events are counted too."""
+    lookup = c.db.lookup_read
     return sum(1 for key in argv[1:] if lookup(key) is not None)

@@ -29,11 +29,13 @@ from sentrykv_server.commands.errors import (
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, LIST, notify
 from sentrykv_server.protocol.reply import NULL_ARRAY, BulkArray
 from sentrykv_server.store.lists import QuickList, clamp_range, iter_range
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
+    from sentrykv_server.server import Server
     from sentrykv_server.store.keyspace import Database
 
 
@@ -46,11 +48,13 @@ def get_list(db: Database, key: bytes, read: bool = False) -> QuickList | None:
     raise wrong_type()
 
 
-def list_push(db: Database, key: bytes, values: list[bytes], left: bool, create: bool = True) -> int:
+def list_push(server: Server, db: Database, key: bytes, values: list[bytes], left: bool,
+              create: bool = True) -> int:
     """Push values at one end (LPUSH order: each value goes in front of the previous).
 
     Returns the new length, or 0 when the key is missing and ``create`` is
-    False (LPUSHX).  Raises WRONGTYPE.  Wakes blocked clients; does not log.
+    False (LPUSHX).  Raises WRONGTYPE.  Raises the lpush/rpush event and wakes
+    blocked clients; does not log.
     """
     lst = get_list(db, key)
     if lst is None:
@@ -63,11 +67,25 @@ def list_push(db: Database, key: bytes, values: list[bytes], left: bool, create:
         will_modify(db, key)
         (lst.extendleft if left else lst.extend)(values)
         modified(db, key)
+    if server.notify_flags:
+        notify(server, LIST, b"lpush" if left else b"rpush", db, key)
     db.keyspace.signal_ready(db, key)
     return len(lst)
 
 
-def list_pop(db: Database, key: bytes, left: bool, count: int = 1) -> list[bytes]:
+def _popped(server: Server, db: Database, key: bytes, lst: QuickList, left: bool) -> None:
+    """listElementsRemoved: the lpop/rpop event, then the key goes when it is empty."""
+    if server.notify_flags:
+        notify(server, LIST, b"lpop" if left else b"rpop", db, key)
+    if lst:
+        modified(db, key)
+    else:
+        db.delete(key)
+        if server.notify_flags:
+            notify(server, GENERIC, b"del", db, key)
+
+
+def list_pop(server: Server, db: Database, key: bytes, left: bool, count: int = 1) -> list[bytes]:
     """Pop up to ``count`` elements from one end, in pop order; [] if the key is missing.
 
     Deletes the key when it becomes empty.  Raises WRONGTYPE.  Does not log:
@@ -80,31 +98,28 @@ def list_pop(db: Database, key: bytes, left: bool, count: int = 1) -> list[bytes
     n = min(count, len(lst))
     pop = lst.popleft if left else lst.pop
     out = [pop() for _ in range(n)]
-    if lst:
-        modified(db, key)
-    else:
-        db.delete(key)
+    _popped(server, db, key, lst, left)
     return out
 
 
-def list_move(db: Database, src: bytes, dst: bytes, src_left: bool, dst_left: bool) -> bytes | None:
+def list_move(server: Server, db: Database, src: bytes, dst: bytes, src_left: bool,
+              dst_left: bool) -> bytes | None:
     """LMOVE's effect: pop from ``src``, push to ``dst``; None when ``src`` is missing.
 
-    Checks both types before changing anything (WRONGTYPE).  Does not log.
+    Checks both types before changing anything (WRONGTYPE).  As in Redis the
+    push (and its event) happens before the source's pop event and its
+    deletion; with ``src == dst`` it is a rotation and the key never goes
+    away.  Does not log.
     """
     source = get_list(db, src)
     if source is None:
         return None
-    if src == dst:  # rotation in place: the key (and its TTL) never disappears
-        will_modify(db, src)
-        value = source.popleft() if src_left else source.pop()
-        (source.appendleft if dst_left else source.append)(value)
-        modified(db, src)
-        db.keyspace.signal_ready(db, src)
-        return value
-    get_list(db, dst)  # type check before popping
-    value = list_pop(db, src, src_left, 1)[0]
-    list_push(db, dst, [value], dst_left)
+    if src != dst:
+        get_list(db, dst)  # type check before popping
+    will_modify(db, src)
+    value = source.popleft() if src_left else source.pop()
+    list_push(server, db, dst, [value], dst_left)
+    _popped(server, db, src, source, src_left)
     return value
 
 
@@ -121,7 +136,7 @@ def parse_where(raw: bytes) -> bool:
 # -- push ------------------------------------------------------------------------------------
 def _push(c: Client, argv: list[bytes], left: bool, create: bool) -> int:
     db = c.db
-    length = list_push(db, argv[1], argv[2:], left, create)
+    length = list_push(c.server, db, argv[1], argv[2:], left, create)
     if length:
         c.server.propagate(db.id, argv)
     return length
@@ -164,13 +179,13 @@ def _pop(c: Client, argv: list[bytes], left: bool, name: str) -> Any:
             return NULL_ARRAY
         if count == 0:
             return []
-        out = list_pop(db, key, left, count)
+        out = list_pop(c.server, db, key, left, count)
         c.server.propagate(db.id, [argv[0], key, b"%d" % len(out)])
         return out
     lst = get_list(db, key)
     if lst is None:
         return None
-    value = list_pop(db, key, left, 1)[0]
+    value = list_pop(c.server, db, key, left, 1)[0]
     c.server.propagate(db.id, [argv[0], key])
     return value
 
@@ -213,7 +228,7 @@ def mpop_first(c: Client, keys: list[bytes], left: bool, count: int) -> Any:
         lst = get_list(db, key)
         if lst is None:
             continue
-        out = list_pop(db, key, left, count)
+        out = list_pop(c.server, db, key, left, count)
         c.server.propagate(db.id, [b"LPOP" if left else b"RPOP", key, b"%d" % len(out)])
         return [key, out]
     return None
@@ -335,6 +350,7 @@ def lset_cmd(c: Client, argv: list[bytes]) -> Any:
     lst[index] = argv[3]
     modified(db, key)
     c.server.propagate(db.id, argv)
+    notify(c.server, LIST, b"lset", db, key)
     return "OK"
 
 
@@ -356,6 +372,7 @@ def linsert_cmd(c: Client, argv: list[bytes]) -> Any:
     will_modify(db, key)
     lst.insert(index if where == b"before" else index + 1, argv[4])
     modified(db, key)
+    notify(c.server, LIST, b"linsert", db, key)
     db.keyspace.signal_ready(db, key)
     c.server.propagate(db.id, argv)
     return len(lst)
@@ -394,11 +411,14 @@ def lrem_cmd(c: Client, argv: list[bytes]) -> Any:
                 kept.append(value)
         lst.clear()
         lst.extendleft(kept)
+    server = c.server
+    notify(server, LIST, b"lrem", db, key)
     if lst:
         modified(db, key)
     else:
         db.delete(key)
-    c.server.propagate(db.id, argv)
+        notify(server, GENERIC, b"del", db, key)
+    server.propagate(db.id, argv)
     return removed
 
 
@@ -414,10 +434,16 @@ def ltrim_cmd(c: Client, argv: list[bytes]) -> Any:
     n = len(lst)
     span = clamp_range(n, start, end)
     left, right = (n, 0) if span is None else (span[0], n - span[1] - 1)
+    server = c.server
     if left == 0 and right == 0:
+        # Nothing to remove: Redis still signals the key and raises the event.
+        db.keyspace.signal_modified(db, key)
+        notify(server, LIST, b"ltrim", db, key)
         return "OK"
+    notify(server, LIST, b"ltrim", db, key)
     if left + right >= n:
         db.delete(key)
+        notify(server, GENERIC, b"del", db, key)
     else:
         will_modify(db, key)
         for _ in range(left):
@@ -425,14 +451,14 @@ def ltrim_cmd(c: Client, argv: list[bytes]) -> Any:
         for _ in range(right):
             lst.pop()
         modified(db, key)
-    c.server.propagate(db.id, argv)
+    server.propagate(db.id, argv)
     return "OK"
 
 
 # -- moves -----------------------------------------------------------------------------------
 def _lmove(c: Client, src: bytes, dst: bytes, src_left: bool, dst_left: bool, argv: list[bytes]) -> Any:
     db = c.db
-    value = list_move(db, src, dst, src_left, dst_left)
+    value = list_move(c.server, db, src, dst, src_left, dst_left)
     if value is not None:
         c.server.propagate(db.id, argv)
     return value

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sentrykv_server.commands.dump_restore import limits_of
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, notify
 from sentrykv_server.persistence.rdb import payload as rdb_payload
 
 if TYPE_CHECKING:
@@ -175,6 +176,7 @@ def _transfer(
             elif not copy:
                 db.delete(key)
                 moved.append(key)
+                notify(c.server, GENERIC, b"del", db, key)
     except (OSError, ConnectionError):
         socket_error = True
     if moved:

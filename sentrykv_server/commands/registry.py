@@ -61,6 +61,7 @@ class Command:
     key_finder: Callable[[list[bytes]], list[int]] | None = None
     # Hot-path booleans derived from flags, read by the dispatcher.
     is_write: bool = False
+    is_readonly: bool = False
     no_auth: bool = False
     calls: int = 0
     usec: int = 0
@@ -69,6 +70,7 @@ class Command:
 
     def __post_init__(self) -> None:
         self.is_write = WRITE in self.flags
+        self.is_readonly = READONLY in self.flags
         self.no_auth = NO_AUTH in self.flags
 
     @property

@@ -159,6 +159,8 @@ def debug_cmd(c: Client, argv: list[bytes]) -> Any:
             return NO_REPLY
         return "OK"
     if sub == b"set-active-expire" and len(argv) == 3:
+        digits = re.match(rb"\s*[-+]?\d+", argv[2])  # Redis reads it with atoi
+        ks.active_expire = digits is not None and int(digits.group()) != 0
         return "OK"
     if sub == b"object" and len(argv) == 3:
         from sentrykv_server.commands.memory_cmds import debug_object

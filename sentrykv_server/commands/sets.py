@@ -24,6 +24,7 @@ from sentrykv_server.commands.containers import (
 )
 from sentrykv_server.commands.errors import CommandError, syntax_error, wrong_type
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, SET, notify
 from sentrykv_server.protocol.reply import SetReply
 from sentrykv_server.store.sets import RedisSet, is_int, members, new_set
 
@@ -76,7 +77,10 @@ def sadd_cmd(c: Client, argv: list[bytes]) -> Any:
     elif added:
         modified(db, key)
     if added:
-        c.server.propagate(db.id, argv)
+        server = c.server
+        server.propagate(db.id, argv)
+        if server.notify_flags:
+            notify(server, SET, b"sadd", db, key)
     return added
 
 
@@ -95,12 +99,20 @@ def srem_cmd(c: Client, argv: list[bytes]) -> Any:
             s.discard(member)
             removed += 1
     if removed:
-        if s:
-            modified(db, key)
-        else:
-            db.delete(key)
+        _after_removal(c, db, key, s, b"srem")
         c.server.propagate(db.id, argv)
     return removed
+
+
+def _after_removal(c: Client, db: Database, key: bytes, s: RedisSet, event: bytes) -> None:
+    """The srem/spop event, then the key goes (with a 'del' event) when it is empty."""
+    server = c.server
+    notify(server, SET, event, db, key)
+    if s:
+        modified(db, key)
+    else:
+        db.delete(key)
+        notify(server, GENERIC, b"del", db, key)
 
 
 @command("smembers", 2, "readonly", 1, 1, 1, group="set")
@@ -149,10 +161,7 @@ def spop_cmd(c: Client, argv: list[bytes]) -> Any:
     member = random.choice(tuple(s))
     will_modify(db, key)
     s.discard(member)
-    if s:
-        modified(db, key)
-    else:
-        db.delete(key)
+    _after_removal(c, db, key, s, b"spop")
     c.server.propagate(db.id, [b"SREM", key, member])
     return member
 
@@ -164,10 +173,12 @@ def _spop_count(c: Client, argv: list[bytes]) -> Any:
     s = get_set(db, key)
     if s is None or count == 0:
         return SetReply()
+    notify(c.server, SET, b"spop", db, key)
     if count >= len(s):
         out = members(s)
         db.delete(key)
         c.server.propagate(db.id, [b"DEL", key])
+        notify(c.server, GENERIC, b"del", db, key)
         return SetReply(out)
     popped = random.sample(tuple(s), count)
     will_modify(db, key)
@@ -228,18 +239,19 @@ def smove_cmd(c: Client, argv: list[bytes]) -> Any:
         return 0
     will_modify(db, src_key)
     src.discard(member)
-    if src:
-        modified(db, src_key)
-    else:
-        db.delete(src_key)
+    _after_removal(c, db, src_key, src, b"srem")
     if dst is None:
         dst = RedisSet()
         _add(dst, member, _max_intset(c))
         db.add(dst_key, dst)
+        added = True
     else:
         will_modify(db, dst_key)
-        if _add(dst, member, _max_intset(c)):
+        added = _add(dst, member, _max_intset(c))
+        if added:
             modified(db, dst_key)
+    if added:
+        notify(c.server, SET, b"sadd", db, dst_key)
     c.server.propagate(db.id, argv)
     return 1
 
@@ -290,15 +302,17 @@ def _diff(sets: list[RedisSet | None]) -> set[bytes]:
     return result
 
 
-def _store(c: Client, argv: list[bytes], dst: bytes, result: Any) -> int:
+def _store(c: Client, argv: list[bytes], dst: bytes, result: Any, event: bytes) -> int:
     db = c.db
     if result:
         db.set(dst, new_set(result, _max_intset(c)))
         c.server.propagate(db.id, argv)
+        notify(c.server, SET, event, db, dst)
         return len(result)
     if db.lookup(dst) is not None:
         db.delete(dst)
         c.server.propagate(db.id, [b"DEL", dst])
+        notify(c.server, GENERIC, b"del", db, dst)
     return 0
 
 
@@ -311,7 +325,7 @@ def sinter_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("sinterstore", -3, "write denyoom", 1, -1, 1, group="set")
 def sinterstore_cmd(c: Client, argv: list[bytes]) -> Any:
     """Store the intersection of sets."""
-    return _store(c, argv, argv[1], _inter(_load_sets(c, argv[2:])))
+    return _store(c, argv, argv[1], _inter(_load_sets(c, argv[2:])), b"sinterstore")
 
 
 @command("sintercard", -3, "readonly movablekeys", group="set", since="7.0.0")
@@ -346,7 +360,7 @@ def sunion_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("sunionstore", -3, "write denyoom", 1, -1, 1, group="set")
 def sunionstore_cmd(c: Client, argv: list[bytes]) -> Any:
     """Store the union of sets."""
-    return _store(c, argv, argv[1], _union(_load_sets(c, argv[2:])))
+    return _store(c, argv, argv[1], _union(_load_sets(c, argv[2:])), b"sunionstore")
 
 
 @command("sdiff", -2, "readonly", 1, -1, 1, group="set")
@@ -358,7 +372,7 @@ def sdiff_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("sdiffstore", -3, "write denyoom", 1, -1, 1, group="set")
 def sdiffstore_cmd(c: Client, argv: list[bytes]) -> Any:
     """Store the difference of sets."""
-    return _store(c, argv, argv[1], _diff(_load_sets(c, argv[2:])))
+    return _store(c, argv, argv[1], _diff(_load_sets(c, argv[2:])), b"sdiffstore")
 
 
 @command("sscan", -3, "readonly", 1, 1, 1, group="set", since="2.8.0")

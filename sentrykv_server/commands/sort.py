@@ -34,6 +34,7 @@ from sentrykv_server.acl import unrestricted_key_access
 from sentrykv_server.commands.containers import will_modify
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error, wrong_type
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, LIST, notify
 from sentrykv_server.store.hashes import Hash
 from sentrykv_server.store.lists import QuickList
 from sentrykv_server.store.pqsort import pqsort
@@ -335,8 +336,10 @@ def _store(c: Client, req: _Request, window: list[bytes]) -> int:
         if db.lookup(dst) is not None:
             db.delete(dst)
             c.server.propagate(db.id, [b"DEL", dst])
+            notify(c.server, GENERIC, b"del", db, dst)
         return 0
     db.set(dst, QuickList(result))
+    notify(c.server, LIST, b"sortstore", db, dst)
     db.keyspace.signal_ready(db, dst)
     c.server.propagate(db.id, [b"DEL", dst])
     for i in range(0, len(result), _STORE_CHUNK):

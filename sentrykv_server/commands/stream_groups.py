@@ -41,6 +41,7 @@ from sentrykv_server.commands.streams import (
     parse_strict_id,
     read_deadline,
 )
+from sentrykv_server.notify import STREAM, notify
 from sentrykv_server.protocol.reply import NULL_ARRAY, Raw
 from sentrykv_server.store.stream import (
     INVALID_ENTRIES_READ,
@@ -106,6 +107,7 @@ def lookup_consumer(c: Client, db: Database, key: bytes, group: Group, name: byt
     if consumer is None:
         consumer = group.create_consumer(name, now)
         c.server.propagate(db.id, [b"XGROUP", b"CREATECONSUMER", key, group.name, name])
+        notify(c.server, STREAM, b"xgroup-createconsumer", db, key)
     else:
         consumer.seen_time = now
     return consumer

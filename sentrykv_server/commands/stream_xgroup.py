@@ -12,6 +12,7 @@ from sentrykv_server.commands.containers import will_modify
 from sentrykv_server.commands.errors import CommandError, parse_int, unknown_subcommand, wrong_args
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.streams import changed, get_stream, parse_id, parse_strict_id
+from sentrykv_server.notify import STREAM, notify
 from sentrykv_server.store.stream import INVALID_ENTRIES_READ, Group, Stream, id_bytes
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
         group.entries_read = entries_read
         changed(db)
         c.server.propagate(db.id, argv)
+        notify(c.server, STREAM, b"xgroup-setid", db, key)
         return "OK"
     if sub == b"destroy":
         if group is None:
@@ -127,6 +129,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
         del s.groups[gname]
         changed(db)
         c.server.propagate(db.id, argv)
+        notify(c.server, STREAM, b"xgroup-destroy", db, key)
         db.keyspace.signal_ready(db, key)  # blocked XREADGROUP clients get NOGROUP
         return 1
     assert group is not None
@@ -138,6 +141,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
         group.create_consumer(cname, db.keyspace.now())
         changed(db)
         c.server.propagate(db.id, argv)
+        notify(c.server, STREAM, b"xgroup-createconsumer", db, key)
         return 1
     if cname not in group.consumers:
         return 0
@@ -145,6 +149,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
     pending = group.delete_consumer(cname)
     changed(db)
     c.server.propagate(db.id, argv)
+    notify(c.server, STREAM, b"xgroup-delconsumer", db, key)
     return pending
 
 
@@ -164,4 +169,5 @@ def _xgroup_create(c: Client, db: Database, argv: list[bytes], s: Stream | None,
     s.groups[gname] = Group(gname, start, entries_read)
     changed(db)
     c.server.propagate(db.id, [b"XGROUP", b"CREATE", key, gname, id_bytes(start), *argv[5:]])
+    notify(c.server, STREAM, b"xgroup-create", db, key)
     return "OK"

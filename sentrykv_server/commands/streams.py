@@ -25,6 +25,7 @@ from sentrykv_server.commands.errors import (
     wrong_args,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import STREAM, notify
 from sentrykv_server.protocol.reply import NULL_ARRAY, Raw
 from sentrykv_server.store.stream import MASK64, MAX_ID, Stream, id_bytes
 
@@ -332,14 +333,19 @@ def xadd_cmd(c: Client, argv: list[bytes]) -> Any:
     logged = [b"XADD", key]
     if args.nomkstream:
         logged.append(b"NOMKSTREAM")
+    trimmed = 0
     if args.trimming:
-        logged += trim(s, args)[1]
+        trimmed, exact = trim(s, args)
+        logged += exact
     if not created:
         modified(db, key)
     idb = id_bytes(new)
     logged.append(idb)
     logged += pairs
     c.server.propagate(db.id, logged)
+    notify(c.server, STREAM, b"xadd", db, key)
+    if trimmed:
+        notify(c.server, STREAM, b"xtrim", db, key)
     db.keyspace.signal_ready(db, key)
     return idb
 
@@ -356,6 +362,7 @@ def xtrim_cmd(c: Client, argv: list[bytes]) -> Any:
     if deleted:
         modified(db, key)
         c.server.propagate(db.id, [b"XTRIM", key, *exact])
+        notify(c.server, STREAM, b"xtrim", db, key)
     return deleted
 
 
@@ -377,6 +384,7 @@ def xdel_cmd(c: Client, argv: list[bytes]) -> Any:
     if deleted:
         modified(db, key)
         c.server.propagate(db.id, argv)
+        notify(c.server, STREAM, b"xdel", db, key)
     return deleted
 
 
@@ -426,6 +434,7 @@ def xsetid_cmd(c: Client, argv: list[bytes]) -> Any:
         s.max_deleted = max_deleted
     changed(db)
     c.server.propagate(db.id, argv)
+    notify(c.server, STREAM, b"xsetid", db, key)
     return "OK"
 
 

@@ -20,6 +20,7 @@ from sentrykv_server.commands.errors import (
     wrong_type,
 )
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, STRING, notify
 from sentrykv_server.store.lcs import lcs_length, lcs_walk, table_bytes
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ def get_cmd(c: Client, argv: list[bytes]) -> Any:
     value = db.data.get(key)
     if value is None:
         db.misses += 1
+        if db.on_miss is not None:  # the 'keymiss' keyspace event
+            db.on_miss(db, key)
         return None
     if db.expires and key in db.expires:  # may have expired: take the general path
         value = db.lookup_read(key)
@@ -64,7 +67,10 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
         if db.lfu:  # Redis looks the key up first: under LFU that access counts
             db.lru[key] = db.clock
         db.set(key, argv[2])
-        c.server.propagate(db.id, argv)
+        server = c.server
+        server.propagate(db.id, argv)
+        if server.notify_flags:
+            notify(server, STRING, b"set", db, key)
         return "OK"
     nx = xx = get = keepttl = False
     expiry: tuple[bytes, int, bool] | None = None
@@ -89,16 +95,19 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
         i += 1
     # Like Redis: the whole line is parsed (syntax errors first), then the expire value checked.
     when = None if expiry is None else expire_at_ms(expiry[0], expiry[1], expiry[2], db.keyspace.now(), "set")
+    if get:  # Redis runs GET first: a read lookup (stats, 'keymiss'), then the write one
+        old = get_string(db, key)
     old = db.lookup(key)
-    if get and old is not None and type(old) is not bytes:
-        raise wrong_type()
     if (nx and old is not None) or (xx and old is None):
         return old if get else None
     value = argv[2]
     db.set(key, value, keep_ttl=keepttl)
+    server = c.server
+    notify(server, STRING, b"set", db, key)
     if when is not None:
         db.set_expire(key, when)
-        c.server.propagate(db.id, [b"SET", key, value, b"PXAT", ms_bytes(when)])
+        notify(server, GENERIC, b"expire", db, key)
+        server.propagate(db.id, [b"SET", key, value, b"PXAT", ms_bytes(when)])
     elif keepttl:
         c.server.propagate(db.id, [b"SET", key, value, b"KEEPTTL"])
     else:
@@ -114,6 +123,7 @@ def setnx_cmd(c: Client, argv: list[bytes]) -> Any:
         return 0
     db.set(argv[1], argv[2])
     c.server.propagate(db.id, [b"SET", argv[1], argv[2]])
+    notify(c.server, STRING, b"set", db, argv[1])
     return 1
 
 
@@ -121,7 +131,9 @@ def _setex(c: Client, argv: list[bytes], unit: int, name: str) -> Any:
     db = c.db
     when = expire_at_ms(argv[2], unit, False, db.keyspace.now(), name)
     db.set(argv[1], argv[3])
+    notify(c.server, STRING, b"set", db, argv[1])
     db.set_expire(argv[1], when)
+    notify(c.server, GENERIC, b"expire", db, argv[1])
     c.server.propagate(db.id, [b"SET", argv[1], argv[3], b"PXAT", ms_bytes(when)])
     return "OK"
 
@@ -145,6 +157,7 @@ def getset_cmd(c: Client, argv: list[bytes]) -> Any:
     old = get_string(db, argv[1])
     db.set(argv[1], argv[2])
     c.server.propagate(db.id, [b"SET", argv[1], argv[2]])
+    notify(c.server, STRING, b"set", db, argv[1])
     return old
 
 
@@ -156,6 +169,7 @@ def getdel_cmd(c: Client, argv: list[bytes]) -> Any:
     if old is not None:
         db.delete(argv[1])
         c.server.propagate(db.id, [b"DEL", argv[1]])
+        notify(c.server, GENERIC, b"del", db, argv[1])
     return old
 
 
@@ -187,11 +201,14 @@ def getex_cmd(c: Client, argv: list[bytes]) -> Any:
         if when <= now:
             db.delete(key)
             c.server.propagate(db.id, [b"DEL", key])
+            notify(c.server, GENERIC, b"del", db, key)
         else:
             db.set_expire(key, when)
             c.server.propagate(db.id, [b"PEXPIREAT", key, ms_bytes(when)])
+            notify(c.server, GENERIC, b"expire", db, key)
     elif persist and db.persist(key):
         c.server.propagate(db.id, [b"PERSIST", key])
+        notify(c.server, GENERIC, b"persist", db, key)
     return value
 
 
@@ -212,9 +229,12 @@ def mset_cmd(c: Client, argv: list[bytes]) -> Any:
     if len(argv) % 2 == 0:
         raise CommandError("ERR wrong number of arguments for 'mset' command")
     db = c.db
+    server = c.server
     for i in range(1, len(argv), 2):
         db.set(argv[i], argv[i + 1])
-    c.server.propagate(db.id, argv)
+        if server.notify_flags:
+            notify(server, STRING, b"set", db, argv[i])
+    server.propagate(db.id, argv)
     return "OK"
 
 
@@ -228,6 +248,7 @@ def msetnx_cmd(c: Client, argv: list[bytes]) -> Any:
         return 0
     for i in range(1, len(argv), 2):
         db.set(argv[i], argv[i + 1])
+        notify(c.server, STRING, b"set", db, argv[i])
     c.server.propagate(db.id, [b"MSET", *argv[1:]])
     return 1
 
@@ -236,12 +257,13 @@ def msetnx_cmd(c: Client, argv: list[bytes]) -> Any:
 def append_cmd(c: Client, argv: list[bytes]) -> Any:
     """Append to a string value."""
     db = c.db
-    old = get_string(db, argv[1])
+    old = get_string(db, argv[1], read=False)
     value = argv[2] if old is None else old + argv[2]
     if len(value) > MAX_STRING:
         raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
     db.set(argv[1], value, keep_ttl=True)
     c.server.propagate(db.id, argv)
+    notify(c.server, STRING, b"append", db, argv[1])
     return len(value)
 
 
@@ -265,6 +287,9 @@ def _incr(c: Client, key: bytes, delta: int) -> int:
     if not _MIN <= result <= _MAX:
         raise CommandError(OVERFLOW)
     db.set(key, b"%d" % result, keep_ttl=True)
+    server = c.server
+    if server.notify_flags:
+        notify(server, STRING, b"incrby", db, key)
     return result
 
 
@@ -444,6 +469,7 @@ def incrbyfloat_cmd(c: Client, argv: list[bytes]) -> Any:
     result = add_float(old, argv[2], "ERR value is not a valid float", current_first=True)
     db.set(argv[1], result, keep_ttl=True)
     c.server.propagate(db.id, [b"SET", argv[1], result, b"KEEPTTL"])
+    notify(c.server, STRING, b"incrbyfloat", db, argv[1])
     return result
 
 
@@ -481,7 +507,7 @@ def setrange_cmd(c: Client, argv: list[bytes]) -> Any:
     if offset < 0:
         raise CommandError("ERR offset is out of range")
     patch = argv[3]
-    old = get_string(db, argv[1])
+    old = get_string(db, argv[1], read=False)
     if old is None:
         if not patch:
             return 0
@@ -497,6 +523,7 @@ def setrange_cmd(c: Client, argv: list[bytes]) -> Any:
     value = bytes(buf)
     db.set(argv[1], value, keep_ttl=True)
     c.server.propagate(db.id, argv)
+    notify(c.server, STRING, b"setrange", db, argv[1])
     return len(value)
 
 

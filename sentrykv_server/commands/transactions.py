@@ -46,6 +46,7 @@ def unwatch_all(client: Client) -> None:
                 del watchers[entry]
     client.watched = []
     client.watch_dirty = False
+    client.server.keyspace.refresh_observed()
 
 
 def discard_transaction(client: Client) -> None:
@@ -111,8 +112,12 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
     # Unwatch first: the transaction's own writes must not flag this client.
     discard_transaction(c)
     # Each reply is encoded as it is produced (HELLO inside MULTI switches the protocol
-    # mid-way, and a SUBSCRIBE with several channels adds several replies, as in Redis).
-    out = bytearray()
+    # mid-way, and a SUBSCRIBE with several channels adds several replies, as in Redis),
+    # straight into the client's output when replies are on: a RESP3 client subscribed to
+    # the keyspace events of its own transaction gets them between the replies, as in Redis.
+    direct = c.reply_mode == "on"
+    out = c.out if direct else bytearray()
+    out += b"*%d\r\n" % len(queue)
     c.in_exec = c.deny_blocking = True
     try:
         for cmd, args in queue:
@@ -132,7 +137,7 @@ def exec_cmd(c: Client, argv: list[bytes]) -> Any:
             encode(out, result, c.resp3)
     finally:
         c.in_exec = c.deny_blocking = False
-    return Raw(b"*%d\r\n" % len(queue) + out)
+    return NO_REPLY if direct else Raw(bytes(out))
 
 
 @command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1, group="transactions", since="2.2.0")
@@ -154,6 +159,7 @@ def watch_cmd(c: Client, argv: list[bytes]) -> Any:
             clients = watchers[entry] = set()
         clients.add(c)
         c.watched.append(entry)
+    db.keyspace.refresh_observed()
     return "OK"
 
 

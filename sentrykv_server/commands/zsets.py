@@ -31,6 +31,7 @@ from sentrykv_server.commands.containers import (
 )
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error, wrong_type
 from sentrykv_server.commands.registry import command
+from sentrykv_server.notify import GENERIC, ZSET, notify
 from sentrykv_server.protocol.reply import NULL_ARRAY
 from sentrykv_server.store.lists import clamp_range
 from sentrykv_server.store.sets import RedisSet
@@ -43,6 +44,7 @@ from sentrykv_server.store.zset import (
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
+    from sentrykv_server.server import Server
     from sentrykv_server.store.keyspace import Database
 
 NAN_ERROR = "ERR resulting score is not a number (NaN)"
@@ -52,6 +54,7 @@ LIMIT_ERROR = "ERR syntax error, LIMIT is only supported in combination with eit
 LEX_SCORES_ERROR = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
 
 RANK, SCORE, LEX = 0, 1, 2
+_ZREMRANGE_EVENTS = {RANK: b"zremrangebyrank", SCORE: b"zremrangebyscore", LEX: b"zremrangebylex"}
 
 
 def get_zset(db: Database, key: bytes, read: bool = False) -> ZSet | None:
@@ -167,9 +170,12 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> Any:
     elif added or updated:
         modified(db, key)
     if added or updated:
+        server = c.server
+        if server.notify_flags:
+            notify(server, ZSET, b"zincr" if incr else b"zadd", db, key)
         if added:
             db.keyspace.signal_ready(db, key)
-        c.server.propagate(db.id, argv)
+        server.propagate(db.id, argv)
     if incr:
         return score if processed else None
     return added + updated if ch else added
@@ -201,16 +207,21 @@ def zrem_cmd(c: Client, argv: list[bytes]) -> Any:
         if z.remove(member):
             removed += 1
     if removed:
-        _after_removal(c, key, z)
+        _after_removal(c.server, c.db, key, z, b"zrem")
         c.server.propagate(db.id, argv)
     return removed
 
 
-def _after_removal(c: Client, key: bytes, z: ZSet) -> None:
+def _after_removal(server: Server, db: Database, key: bytes, z: ZSet, event: bytes) -> None:
+    """The removal's event, then the key goes (with a 'del' event) when it is empty."""
+    if server.notify_flags:
+        notify(server, ZSET, event, db, key)
     if len(z):
-        modified(c.db, key)
+        modified(db, key)
     else:
-        c.db.delete(key)
+        db.delete(key)
+        if server.notify_flags:
+            notify(server, GENERIC, b"del", db, key)
 
 
 # -- point reads -------------------------------------------------------------------------
@@ -440,7 +451,7 @@ def zrangestore_cmd(c: Client, argv: list[bytes]) -> Any:
     dst = argv[1]
     z = get_zset(db, argv[2], read=True)
     if z is None:
-        return _store_result(c, argv, dst, None)
+        return _store_result(c, argv, dst, None, b"zrangestore")
     entries, known = _select(z, req)
     max_entries, max_value = _limits(c)
     out = ZSet()
@@ -449,20 +460,22 @@ def zrangestore_cmd(c: Client, argv: list[bytes]) -> Any:
     out.big = known > max_entries
     for score, member in entries:
         out.insert(member, score, max_entries, max_value)
-    return _store_result(c, argv, dst, out)
+    return _store_result(c, argv, dst, out, b"zrangestore")
 
 
-def _store_result(c: Client, argv: list[bytes], dst: bytes, z: ZSet | None) -> int:
+def _store_result(c: Client, argv: list[bytes], dst: bytes, z: ZSet | None, event: bytes) -> int:
     """Put a computed set at ``dst`` (or delete ``dst`` when it is empty) and log it."""
     db = c.db
     if z is not None and len(z):
         db.set(dst, z)
+        notify(c.server, ZSET, event, db, dst)
         db.keyspace.signal_ready(db, dst)
         c.server.propagate(db.id, argv)
         return len(z)
     if db.lookup(dst) is not None:
         db.delete(dst)
         c.server.propagate(db.id, [b"DEL", dst])
+        notify(c.server, GENERIC, b"del", db, dst)
     return 0
 
 
@@ -523,7 +536,7 @@ def _zremrange(c: Client, argv: list[bytes], kind: int) -> Any:
         return 0
     will_modify(db, key)
     removed = z.delete_slice(start, stop)
-    _after_removal(c, key, z)
+    _after_removal(c.server, db, key, z, _ZREMRANGE_EVENTS[kind])
     c.server.propagate(db.id, argv)
     return removed
 
@@ -547,7 +560,7 @@ def zremrangebylex_cmd(c: Client, argv: list[bytes]) -> Any:
 
 
 # -- pops (also used by BZPOPMIN / BZPOPMAX / BZMPOP) ------------------------------------
-def zset_pop(db: Database, key: bytes, lowest: bool, count: int = 1) -> list[tuple[bytes, float]]:
+def zset_pop(server: Server, db: Database, key: bytes, lowest: bool, count: int = 1) -> list[tuple[bytes, float]]:
     """Pop up to ``count`` lowest (or highest) members as (member, score); [] if missing.
 
     Deletes the key when it becomes empty; raises WRONGTYPE; does not log (the
@@ -562,10 +575,7 @@ def zset_pop(db: Database, key: bytes, lowest: bool, count: int = 1) -> list[tup
     for _ in range(min(count, len(z))):
         score, member = z.pop(index)
         out.append((member, score))
-    if len(z):
-        modified(db, key)
-    else:
-        db.delete(key)
+    _after_removal(server, db, key, z, b"zpopmin" if lowest else b"zpopmax")
     return out
 
 
@@ -590,7 +600,7 @@ def _zpop(c: Client, argv: list[bytes], lowest: bool) -> Any:
     key = argv[1]
     if get_zset(db, key) is None or count == 0:
         return []
-    pairs = zset_pop(db, key, lowest, 1 if count == -1 else count)
+    pairs = zset_pop(c.server, db, key, lowest, 1 if count == -1 else count)
     c.server.propagate(db.id, [b"ZPOPMIN" if lowest else b"ZPOPMAX", key, b"%d" % len(pairs)])
     return pop_pairs_reply(pairs, c.resp3 and count != -1)
 
@@ -634,7 +644,7 @@ def zmpop_first(c: Client, keys: list[bytes], lowest: bool, count: int) -> Any:
     for key in keys:
         if get_zset(db, key) is None:
             continue
-        pairs = zset_pop(db, key, lowest, count)
+        pairs = zset_pop(c.server, db, key, lowest, count)
         c.server.propagate(db.id, [b"ZPOPMIN" if lowest else b"ZPOPMAX", key, b"%d" % len(pairs)])
         return [key, pop_pairs_reply(pairs, True)]
     return None
@@ -799,7 +809,7 @@ def _setop_store(c: Client, argv: list[bytes], name: str, op: str) -> Any:
     if result:
         longest = max(len(m) for m in result)
         z = build_zset(_sorted_pairs(result), len(result), longest, c)
-    return _store_result(c, argv, argv[1], z)
+    return _store_result(c, argv, argv[1], z, name.encode())
 
 
 @command("zunion", -3, "readonly movablekeys", group="sorted_set", since="6.2.0")

@@ -134,6 +134,8 @@ class Client(asyncio.Protocol):
         # Blocking commands answer at once instead of waiting (EXEC, scripts: Redis's
         # CLIENT_DENY_BLOCKING).
         self.deny_blocking = False
+        # Client-side caching options while CLIENT TRACKING is on (tracking.TrackingState).
+        self.tracking: Any = None
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, base: asyncio.BaseTransport) -> None:
@@ -486,13 +488,15 @@ class Client(asyncio.Protocol):
         process_command(self, argv)
 
     def refresh(self) -> None:
-        """Recompute ``special`` after AUTH, HELLO, RESET, CLIENT REPLY or an ACL change.
+        """Recompute ``special`` after AUTH, HELLO, RESET, CLIENT REPLY, TRACKING or an ACL change.
 
         A client whose user has any restriction takes the checked path, so the ACL
-        check never runs for clients of an unrestricted user (the default one).
+        check never runs for clients of an unrestricted user (the default one); a
+        tracking client takes it too, which records its reads: the hot path never
+        looks at tracking.
         """
         self.special = (not self.authenticated or self.user.restricted or self.reply_mode != "on"
-                        or bool(self.shard_channels))
+                        or bool(self.shard_channels) or self.tracking is not None)
         self.guarded = not self.authenticated or bool(self.held_in)
 
     # -- output --------------------------------------------------------------------------

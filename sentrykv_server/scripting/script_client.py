@@ -179,4 +179,11 @@ def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
             ctx.write_dirty = True
     elif ctx.read_only and entry.refused_read_only:
         raise Refused(READ_ONLY)
-    return call(client, entry.cmd, argv)
+    result = call(client, entry.cmd, argv)
+    if entry.cmd.is_readonly and ctx.caller.tracking is not None:
+        # Client-side caching: Redis 7.0 remembers the keys the EVAL / FCALL *declares*
+        # (not those the script reads) for the caller, once the script reads anything.
+        caller_cmd = lookup(ctx.command[0])
+        if caller_cmd is not None:
+            engine.server.tracking.remember(ctx.caller, caller_cmd, ctx.command, from_script=True)
+    return result

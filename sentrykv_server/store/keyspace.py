@@ -61,7 +61,7 @@ class Database:
     """One numbered database (SELECT n)."""
 
     __slots__ = ("id", "data", "expires", "keyspace", "avg_ttl", "hits", "misses", "lru", "clock",
-                 "wclock", "lfu", "mem", "sizes", "resized", "keyring")
+                 "wclock", "lfu", "mem", "sizes", "resized", "keyring", "on_miss")
 
     def __init__(self, index: int, keyspace: Keyspace) -> None:
         self.id = index
@@ -83,6 +83,8 @@ class Database:
         self.sizes: dict[bytes, Meter] = {}
         self.resized: set[bytes] = set()
         self.keyring: list[bytes] | None = None
+        # The 'keymiss' keyspace event, or None (on each database: one test on a read miss).
+        self.on_miss: ChangeHook | None = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -118,6 +120,8 @@ class Database:
         value = self.lookup(key) if touch else self.peek(key)
         if value is None:
             self.misses += 1
+            if self.on_miss is not None:  # the 'keymiss' keyspace event
+                self.on_miss(self, key)
         else:
             self.hits += 1
         return value
@@ -135,6 +139,17 @@ class Database:
         ks = self.keyspace
         if ks.cow is not None:
             ks.cow(self, key)
+        if ks.observed:  # WATCH, client tracking or 'new' events: the general path
+            self._set_observed(key, value, keep_ttl)
+            return
+        expires = self.expires
+        if expires and key in expires:
+            self._drop_ttl(key, keep_ttl)
+        self._store(key, value)
+        ks.dirty += 1  # touched(), inlined for the most common write
+
+    def _store(self, key: bytes, value: Any) -> None:
+        """Put the value in the dict, stamp its access field, account its memory."""
         data = self.data
         old = data.get(key)
         data[key] = value
@@ -148,12 +163,36 @@ class Database:
                 self.keyring.append(key)
         else:
             self._account_store(key, old, value)
+
+    def _drop_ttl(self, key: bytes, keep_ttl: bool) -> None:
+        """Before overwriting a key with a TTL: expire it if its time passed (as setKey's
+        lookupKeyWrite does: 'expired' event, DEL logged), else drop the TTL unless kept."""
+        if self.expires[key] <= self.keyspace.now() and not self.keyspace.loading:
+            self.expire_now(key)
+        elif not keep_ttl:
+            del self.expires[key]
+
+    def _set_observed(self, key: bytes, value: Any, keep_ttl: bool) -> None:
+        """setKey with observers: a 'new' event when the key did not exist, then the signal.
+
+        Like setKey's lookupKeyWrite, a key whose TTL passed is expired first
+        (its 'expired' event and DEL come before the 'new' event).
+        """
+        ks = self.keyspace
+        on_new = ks.on_new
+        if on_new is not None:
+            created = self.lookup(key) is None
+        else:
+            created = False
+            if self.expires and key in self.expires:
+                self._drop_ttl(key, keep_ttl)
+        self._store(key, value)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
-        # touched(), inlined for the most common write: the WATCH check is one test.
+        if created and on_new is not None:
+            on_new(self, key)
         ks.dirty += 1
-        if ks.watchers:
-            ks.touched_watched(self, key)
+        ks.signal_modified(self, key)
 
     def _account_store(self, key: bytes, old: Any, value: Any) -> None:
         """The general case of :meth:`set`'s accounting: containers, or a type change."""
@@ -172,14 +211,16 @@ class Database:
             self.mem += meter[0] - BYTES_OBJECT
 
     def add(self, key: bytes, value: Any) -> None:
-        """Insert a value for a key known to be absent (creating a container)."""
-        cow = self.keyspace.cow
-        if cow is not None:
-            cow(self, key)
+        """Insert a value for a key known to be absent (creating a container: Redis's dbAdd)."""
+        ks = self.keyspace
+        if ks.cow is not None:
+            ks.cow(self, key)
         self.data[key] = value
         self.lru[key] = self.wclock
         self._account_store(key, None, value)
-        self.keyspace.touched(self, key)
+        if ks.on_new is not None:
+            ks.on_new(self, key)
+        ks.touched(self, key)
 
     def delete(self, key: bytes) -> bool:
         """Remove a key (and its TTL); True if it existed."""
@@ -237,8 +278,12 @@ class Database:
         self.expires.pop(key, None)
         ks = self.keyspace
         ks.expired_keys += 1
-        ks.touched(self, key)
+        # Redis's order: the 'expired' event (raised by the on_expire hook), then the
+        # modification signal (WATCH, tracking invalidation) made on nobody's behalf.
         ks.on_expire(self.id, key)
+        ks.dirty += 1
+        if ks.observed:
+            ks.signal_modified(self, key, False)
 
     def is_expired(self, key: bytes) -> bool:
         when = self.expires.get(key)
@@ -342,10 +387,17 @@ class Database:
 class Keyspace:
     """All databases plus the hooks through which the server observes changes.
 
-    ``touched(db, key)`` is called on every modification; the transaction layer
-    uses it to invalidate WATCHed keys and the blocking layer to wake clients
-    waiting on a key.  ``on_expire(db_index, key)`` is called when a key is
-    removed because its TTL passed.
+    ``touched(db, key)`` is called on every modification (Redis's
+    signalModifiedKey): it breaks WATCHes and invalidates client-side caches
+    (``tracker``).  ``on_expire(db_index, key)`` is called when a key is
+    removed because its TTL passed.  ``on_new`` (and each database's
+    ``on_miss``, see :meth:`set_miss_hook`) raise the 'new' and 'keymiss'
+    keyspace events (sentrykv_server/notify.py).
+
+    ``observed`` is the one flag the write paths test: True while WATCH,
+    client tracking or 'new' events need to hear about changes, so a server
+    using none of them pays nothing for them (refresh with
+    :meth:`refresh_observed` whenever one of them changes).
     """
 
     def __init__(self, databases: int = 16) -> None:
@@ -357,6 +409,7 @@ class Keyspace:
         self.expiry_paused = False
         self.dbs = [Database(i, self) for i in range(databases)]
         self.loading = False
+        self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE 0 leaves expiry to lookups
         self.expired_keys = 0
         self.evicted_keys = 0
         self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
@@ -377,15 +430,36 @@ class Keyspace:
         self.cow: ChangeHook | None = None
         # Set by persistence.rdb.transfer.load_directory: the function libraries to export.
         self.function_codes: list[bytes] = []
+        # Observers (see the class docstring).
+        self.on_new: ChangeHook | None = None
+        self.tracker: Callable[[bytes, bool], None] | None = None
+        self.observed = False
+
+    def set_miss_hook(self, hook: ChangeHook | None) -> None:
+        """Install the 'keymiss' hook on every database (read misses test it)."""
+        for db in self.dbs:
+            db.on_miss = hook
+
+    def refresh_observed(self) -> None:
+        """Recompute ``observed`` after WATCH, tracking or the 'new' event changed."""
+        self.observed = bool(self.watchers) or self.on_new is not None or self.tracker is not None
 
     def touched(self, db: Database, key: bytes) -> None:
-        """A key changed: break WATCHes on it (Redis's signalModifiedKey).
+        """A key changed: break WATCHes on it, invalidate caches (Redis's signalModifiedKey).
 
         Container commands that mutate a value in place call this too.
         """
         self.dirty += 1
+        if self.observed:
+            self.signal_modified(db, key)
+
+    def signal_modified(self, db: Database, key: bytes, by_command: bool = True) -> None:
+        """Tell the observers that ``key`` changed (``by_command`` False: expiry)."""
         if self.watchers:
             self.touched_watched(db, key)
+        tracker = self.tracker
+        if tracker is not None:
+            tracker(key, by_command)
 
     def touched_watched(self, db: Database, key: bytes) -> None:
         """Flag the clients WATCHing ``key`` (only called when some client watches a key)."""
