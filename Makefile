@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 6379
 DATA   ?= ./data
 
-.PHONY: run test test-fast test-soak lint bench bench-full redis-tools netns-tools clean fuzz fuzz-coverage
+.PHONY: run test test-fast test-soak test-failover lint bench bench-full redis-tools netns-tools clean fuzz fuzz-coverage
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/sentrykv-server --bind 127.0.0.1 --port $(PORT) --dir $(DATA)
 
-## redis-tools: Debian's redis-server and redis-tools, the oracle the tests compare against
+## redis-tools: Debian's redis-server, redis-tools and redis-sentinel, the oracle the tests compare against
 redis-tools:
-	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then \
+	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1 \
+			|| ! command -v redis-sentinel >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else \
-			echo "redis-server/redis-tools are missing and cannot be installed (not root, no sudo)"; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; \
+			echo "redis-server/redis-tools/redis-sentinel are missing and cannot be installed (not root, no sudo)"; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools redis-sentinel >/dev/null; \
 	fi
 
 ## netns-tools: iproute2, so the protected-mode test can put a client in another network
@@ -50,6 +51,11 @@ test-fast: $(VENV)/.installed-test redis-tools netns-tools
 ## test-soak: the long runs (a cache at 10x maxmemory for 10 minutes, ...)
 test-soak: $(VENV)/.installed-test redis-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m soak -s
+
+## test-failover: Sentinel kills and promotes masters in a loop under acknowledged writes (ROUNDS=20)
+ROUNDS ?= 20
+test-failover: $(VENV)/.installed-test redis-tools
+	SENTRYKV_FAILOVER_ROUNDS=$(ROUNDS) $(BIN)/python -m pytest -q -s -m slow tests/replication/test_failover_loop.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -1,3 +1,11 @@
 """Import every module that registers suites; add new suite modules here."""
 
-from bench import datatypes, engine, engine_suites, scripting_suite, streams, throughput  # noqa: F401  (imported for their register() side effects)
+from bench import (  # noqa: F401  (imported for their register() side effects)
+    datatypes,
+    engine,
+    engine_suites,
+    replication,
+    scripting_suite,
+    streams,
+    throughput,
+)

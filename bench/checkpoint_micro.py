@@ -64,6 +64,7 @@ class StubServer:
         self.aof = None
         self.last_lsn = 0
         self.cow_guard: Any = None
+        self.cow_views: list[Any] = []
         self.lastsave = 0
         self.checkpointer: Any = None
         self.flush_pending = False  # no clients: checkpoint slices never wait for replies

@@ -267,6 +267,22 @@ DIRECTIVES: dict[str, Directive] = {
         Directive("lfu-decay-time", "int", "1", minimum=0, maximum=_INT_MAX),
         Directive("notify-keyspace-events", "events", ""),
         Directive("tracking-table-max-keys", "int", "1000000", minimum=0, maximum=_BIG),
+        # Replication (replication/), with Redis 7.0's ranges.
+        Directive("replicaof", "string", "", mutable=False),
+        Directive("masterauth", "string", "", sensitive=True),
+        Directive("masteruser", "string", ""),
+        Directive("repl-backlog-size", "int", "1048576", minimum=1, maximum=_BIG, memory=True),
+        Directive("repl-backlog-ttl", "int", "3600", minimum=0, maximum=_INT_MAX),
+        Directive("repl-timeout", "int", "60", minimum=1, maximum=_INT_MAX),
+        Directive("repl-ping-replica-period", "int", "10", minimum=1, maximum=_INT_MAX),
+        Directive("replica-read-only", "bool", "yes"),
+        Directive("replica-serve-stale-data", "bool", "yes"),
+        Directive("replica-priority", "int", "100", minimum=0, maximum=_INT_MAX),
+        Directive("replica-announce-ip", "string", ""),
+        Directive("replica-announce-port", "int", "0", minimum=0, maximum=65535),
+        Directive("replica-announced", "bool", "yes"),
+        Directive("min-replicas-to-write", "int", "0", minimum=0, maximum=_INT_MAX),
+        Directive("min-replicas-max-lag", "int", "10", minimum=0, maximum=_INT_MAX),
     ]
 }
 
@@ -281,6 +297,13 @@ ALIASES = {
     "slave-read-only": "replica-read-only",
     "slave-serve-stale-data": "replica-serve-stale-data",
     "slave-priority": "replica-priority",
+    "slave-announce-ip": "replica-announce-ip",
+    "slave-announce-port": "replica-announce-port",
+    "repl-ping-slave-period": "repl-ping-replica-period",
+    "min-slaves-to-write": "min-replicas-to-write",
+    "min-slaves-max-lag": "min-replicas-max-lag",
+    "slave-lazy-flush": "replica-lazy-flush",
+    "slave-ignore-maxmemory": "replica-ignore-maxmemory",
     "autockpt": "checkpoint-interval-ms",
     "lua-time-limit": "busy-reply-threshold",
 }
@@ -413,7 +436,10 @@ class Config:
                 raise ConfigError(name, "can't set immutable config")
             if d.protected and self._values["enable-protected-configs"] != "yes":
                 raise ConfigError(name, "can't set protected config")
-            staged.append((canon, d.convert(raw)))
+            try:
+                staged.append((canon, d.convert(raw)))
+            except ConfigError as exc:  # Redis names the argument as the client spelled it
+                raise ConfigError(name, exc.reason) from None
         old = {name: self._values[name] for name, _ in staged}
         try:
             for name, value in staged:
@@ -432,6 +458,11 @@ class Config:
         self.listeners.setdefault(name, []).append(hook)
 
     # -- files ---------------------------------------------------------------------------
+    def _rewrite_line(self, name: str) -> str:
+        if name == "replicaof":  # two words, as Redis writes it: replicaof <host> <port>
+            return f"replicaof {self.show(name)}"
+        return f"{name} {_quote(self.show(name))}"
+
     def rewrite(self) -> None:
         """CONFIG REWRITE: rewrite the file, keeping comments and unknown lines in place."""
         if not self.config_file:
@@ -460,14 +491,16 @@ class Config:
                 if canon in written:
                     continue
                 written.add(canon)
-                out.append(f"{canon} {_quote(self.show(canon))}")
+                if canon == "replicaof" and not self._values[canon]:
+                    continue  # a master: Redis drops the line rather than writing an empty one
+                out.append(self._rewrite_line(canon))
             else:
                 out.append(line)
         for name, d in DIRECTIVES.items():
             if name in written:
                 continue
             if self._values[name] != d.default_value():
-                out.append(f"{name} {_quote(self.show(name))}")
+                out.append(self._rewrite_line(name))
         if users:
             out.extend(users)
         tmp = self.config_file + ".tmp"

@@ -35,6 +35,7 @@ from sentrykv_server.commands.errors import (
 from sentrykv_server.commands.registry import ALLOW_BUSY, NO_MULTI, SKIP_MONITOR, Command
 from sentrykv_server.protection import protected_command_error
 from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
+from sentrykv_server.replication.failover import PAUSED
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -73,6 +74,10 @@ def process_command(c: Client, argv: list[bytes]) -> None:
     if special or server.gated:
         error = check_command(c, cmd, argv)
         if error is not None:
+            failover = c.server.repl.failover
+            if error is PAUSED and failover is not None:  # a write during FAILOVER waits for its end
+                failover.postpone(c, argv)
+                return
             reject(c, argv, error)
             return
         pause = c.server.pause
@@ -123,10 +128,10 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
     Redis's order: a container's subcommand must exist and get its arity, the
     protected commands (enable-debug-command ...), authentication,
     MULTI-forbidden commands, ACL, maxmemory (eviction first, then OOM), the
-    disk-error gate (MISCONF), (read-only replica), RESP2 subscribed context,
-    (loading), busy script.  Parenthesised gates belong to features that add
-    themselves here.  A CLIENT PAUSE is applied after all of them (see
-    :func:`process_command`).
+    disk-error gate (MISCONF), min-replicas (NOREPLICAS) and read-only replica
+    (READONLY), RESP2 subscribed context, stale replica (MASTERDOWN), (loading),
+    busy script.  Parenthesised gates belong to features that add themselves
+    here.  A CLIENT PAUSE is applied after all of them (see :func:`process_command`).
     """
     server = c.server
     entry = table().top[cmd.name]
@@ -153,11 +158,20 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
             return oom
     if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):
         return server.write_error
+    repl = server.repl
+    if repl.gated:  # NOREPLICAS, READONLY (replication/state.py)
+        error = repl.check_write(c, cmd, cmd.is_write or (cmd.name == "exec" and queued_write(c)))
+        if error is not None:
+            return error
     if (c.channels or c.patterns or c.shard_channels) and not c.resp3 and cmd.name not in SUBSCRIBED_OK:
         return (
             f"ERR Can't execute '{entry.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
             "PING / QUIT / RESET are allowed in this context"
         )
+    if repl.gated:  # MASTERDOWN
+        error = repl.check_stale(c, cmd)
+        if error is not None:
+            return error
     if server.busy_script is not None and not allowed_while_busy(cmd, argv):
         return busy_error(server.busy_script.eval_mode)
     return None

@@ -154,6 +154,8 @@ class Evictor:
         ks = server.keyspace
         if not self.maxmemory or ks.loading or server.paused():
             return EVICT_OK
+        if server.repl.is_replica and server.config.value("replica-ignore-maxmemory"):
+            return EVICT_OK  # the master's DELs keep a replica in step (replica-ignore-maxmemory)
         if ks.dirty == self.checked_dirty and not self.timer_running:
             return EVICT_OK  # nothing was written since usage was last found within the limit
         used = server.memory.for_eviction(refresh=False)

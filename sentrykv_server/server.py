@@ -150,6 +150,7 @@ class Server:
         # Set by a running checkpoint: called before every write command with its argv so
         # containers about to be mutated in place are preserved first (see persistence/).
         self.cow_guard: Any = None
+        self.cow_views: list[Any] = []  # the point-in-time views those hooks serve
         self.metrics: Any = None  # sentrykv_server.metrics.Metrics with --metrics-port
         self.run_id = os.urandom(20).hex()
         self.port = config.port
@@ -164,6 +165,14 @@ class Server:
         self.memory = Accounting(self)
         self.evictor = Evictor(self)
         self.pause = ClientPause(self)
+        # Replication (replication/): the stream feed and the WAL position marker are
+        # None unless replication offsets are kept; ``repl_durable`` is a replica's FACK hook.
+        self.repl_feed: Any = None
+        self.repl_mark: Any = None
+        self.repl_durable: Any = None
+        from sentrykv_server.replication.state import Replication
+
+        self.repl = Replication(self)
         self._install_config_hooks()
         self.evictor.configure()
 
@@ -229,9 +238,10 @@ class Server:
 
     def refresh_gates(self) -> None:
         """Recompute ``gated``: True sends every command through dispatch's checks
-        (the disk-error gate, a slow script, maxmemory near or above its limit, a client pause)."""
+        (the disk-error gate, a slow script, maxmemory near or above its limit, a client
+        pause, replication's gates: read-only replica, min-replicas, stale data)."""
         self.gated = (self._write_error is not None or self._busy_script is not None
-                      or self.evictor.near or self.pause.kind != 0)
+                      or self.evictor.near or self.pause.kind != 0 or self.repl.gated)
 
     def paused(self) -> bool:
         """CLIENT PAUSE is in force (checkClientPauseTimeoutAndReturnIfPaused)."""
@@ -240,13 +250,15 @@ class Server:
     # -- write-ahead log -----------------------------------------------------------------
     def propagate(self, db: int, argv: list[bytes]) -> None:
         """Record the deterministic effect of the running command (one frame per command)."""
-        if self.aof is not None:
+        if self.aof is not None or self.repl_feed is not None:
             self.ops.append((db, argv))
 
     def commit_ops(self, client: Client | None) -> None:
         """Close the current frame: every op of one command (or one EXEC) goes in together."""
         ops = self.ops
         self.ops = []
+        if self.repl_feed is not None:  # first: a WAL frame's marker then includes this unit
+            self.repl_feed(ops, client)
         aof = self.aof
         if aof is not None:
             lsn = self.last_lsn = aof.append(ops)
@@ -296,6 +308,9 @@ class Server:
         aof = self.aof
         if aof is not None:
             aof.write_pass()
+        repl = self.repl
+        if repl.pending or repl.get_ack:
+            repl.flush_stream()
         threshold = self.reply_threshold()
         if self.holding:
             self.release_held(threshold)
@@ -328,6 +343,8 @@ class Server:
     def output_limit_exceeded(self, client: Client, size: int) -> bool:
         """client-output-buffer-limit: a client that does not read is disconnected."""
         cls = "pubsub" if (client.channels or client.patterns or client.shard_channels) else "normal"
+        if client.replica_link is not None:
+            cls = "slave"
         limit = self.output_limits.get(cls)
         if limit is None or size == 0:
             self._soft_since.pop(client.id, None)
@@ -352,6 +369,10 @@ class Server:
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
         self.holding.discard(client)
+        if client.replica_link is not None:
+            from sentrykv_server.replication.master import replica_gone
+
+            replica_gone(self.repl, client)
         self._soft_since.pop(client.id, None)
         if client.monitor and client in self.monitors:
             self.monitors.remove(client)
@@ -416,6 +437,7 @@ class Server:
         if self.aof is not None:
             self.aof.start()
         self._start_extras()
+        self.repl.start()
         await self.shutdown_requested.wait()
         await self.shutdown()
         return self.exit_code
@@ -442,6 +464,7 @@ class Server:
         from sentrykv_server.persistence.durability import Durability, RecoveryFailed
 
         try:
+            self.repl.configure_from_config()
             self.aof = Durability.recover(self, directory, enabled=self.config.appendonly)
         except RecoveryFailed as exc:
             log.critical("%s", exc)
@@ -449,6 +472,7 @@ class Server:
         # The loaders fill the dicts directly: account for what they loaded, once.
         self.keyspace.recount()
         self.evictor.configure()
+        self.repl.after_recovery()
 
     async def _listen(self) -> None:
         assert self.loop is not None
@@ -533,6 +557,7 @@ class Server:
             self.blocking.check_timeouts(now)
             if tick % max(1, self.config.hz) == 0:
                 self._close_idle_clients()
+                self.repl.cron()
             if self.checkpointer is not None:
                 self.checkpointer.cron()
 
@@ -542,7 +567,8 @@ class Server:
             return
         now = self.unixtime
         for client in list(self.clients.values()):
-            if client.blocked is not None or client.channels or client.patterns or client.monitor:
+            if (client.blocked is not None or client.channels or client.patterns or client.monitor
+                    or client.replica_link is not None):
                 continue
             if now - client.last_seen > timeout:
                 log.debug("closing idle client %s", client.addr)
@@ -552,6 +578,9 @@ class Server:
         """Stop accepting, answer what was read, flush persistence, close everything."""
         for srv in self.listeners:
             srv.close()
+        # Replicas catch up first (Redis's shutdown-timeout; not with SHUTDOWN NOW): clients
+        # are no longer read, replica connections are (their acknowledgements).
+        await self.repl.before_shutdown(wait=not self.shutdown_ctl.now)
         self.shutdown_ctl.stop_reading_all()
         self.flush_pass()
         for task in self.tasks:

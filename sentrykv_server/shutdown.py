@@ -6,8 +6,8 @@ Redis's sequence (server.c prepareForShutdown/finishShutdown): a signal handler 
 cancels the shutdown: SHUTDOWN answers ``Errors trying to SHUTDOWN. Check logs.``, a
 signal is logged, and the server keeps running.  Otherwise the log is flushed and
 fsynced and the process exits 0.  A second SIGINT exits at once with status 1.  With no
-replicas, waiting for them (``shutdown-timeout``, NOW, ABORT) has nothing to wait for:
-the shutdown is never "in progress" for ABORT to cancel.
+replicas are waited for (``shutdown-timeout``, not with NOW) by ``Server.shutdown`` through
+``Replication.before_shutdown``, after the save; ABORT cannot cancel that wait.
 
 Two things make this hold under load in Python:
 
@@ -113,6 +113,7 @@ class ShutdownControl:
         self.asap = False  # a signal asked for a shutdown (Redis's shutdown_asap)
         self.last_signal = 0
         self.in_progress = False
+        self.now = False
         self.task: asyncio.Task[None] | None = None
 
     # -- signals -----------------------------------------------------------------------------
@@ -154,6 +155,7 @@ class ShutdownControl:
         if self.in_progress:
             return False
         self.in_progress = True
+        self.now = flags.now  # SHUTDOWN NOW: do not wait for replicas (Server.shutdown)
         log.warning("User requested shutdown...")
         self._pause_clients(True)
         save = flags.save if flags.save is not None else bool(server.config.shutdown_checkpoint)
@@ -205,6 +207,8 @@ class ShutdownControl:
             transport = client.transport
             if transport is None or client.closing or transport.is_closing():
                 continue
+            if client.replica_link is not None:
+                continue  # replicas are never paused: their acknowledgements end the wait for them
             if pause:
                 transport.pause_reading()
             elif not client.read_paused:

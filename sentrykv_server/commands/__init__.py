@@ -26,3 +26,4 @@ def load_all() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"sentrykv_server.commands.{name}":
                 raise
+    importlib.import_module("sentrykv_server.replication.commands")

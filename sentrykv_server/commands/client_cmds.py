@@ -72,15 +72,33 @@ _TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica", b"pub
 
 
 def client_type(c: Client) -> str:
-    """getClientType: MONITOR clients count as normal ones."""
+    """getClientType: a replica connection is never "normal", the master (on a replica:
+    the client applying its stream) is a class of its own, MONITOR counts as normal."""
+    if c.is_master:
+        return "master"
+    if c.replica_link is not None:
+        return "replica"
     return "pubsub" if (c.channels or c.patterns or c.shard_channels) else "normal"
+
+
+def all_clients(server: Server) -> list[Client]:
+    """Every connection in id order, plus (on a replica) the client applying the stream."""
+    everyone = list(server.clients.values())
+    link = server.repl.link
+    if link is not None and link.state == "connected":
+        everyone.append(link.applier.client)
+    return sorted(everyone, key=lambda x: x.id)
 
 
 def flags_text(c: Client) -> str:
     """The flags field, in the order Redis 7.0 writes its letters."""
     flags = ""
+    if c.replica_link is not None:
+        flags += "S"
     if c.monitor:
         flags += "O"
+    if c.is_master:
+        flags += "M"
     if c.channels or c.patterns or c.shard_channels:
         flags += "P"
     if c.multi is not None:
@@ -249,7 +267,7 @@ def _client_list(c: Client, argv: list[bytes]) -> Any:
         kind = _TYPES.get(argv[3].lower())
         if kind is None:
             raise CommandError(f"ERR Unknown client type '{argv[3].decode('utf-8', 'replace')}'")
-        chosen = [x for x in sorted(server.clients.values(), key=lambda x: x.id) if client_type(x) == kind]
+        chosen = [x for x in all_clients(server) if client_type(x) == kind]
     elif n > 3 and argv[2].lower() == b"id":
         chosen = []
         for raw in argv[3:]:
@@ -260,7 +278,7 @@ def _client_list(c: Client, argv: list[bytes]) -> Any:
     elif n != 2:
         raise syntax_error()
     else:
-        chosen = sorted(server.clients.values(), key=lambda x: x.id)
+        chosen = all_clients(server)
     text = "".join(client_line(x, now, argv if x is c else None) + "\n" for x in chosen)
     return Verbatim(text.encode())
 
@@ -308,7 +326,7 @@ def _client_kill(c: Client, argv: list[bytes]) -> Any:
             i += 2
     killed = 0
     close_self = False
-    for other in sorted(server.clients.values(), key=lambda x: x.id):
+    for other in all_clients(server):
         if addr is not None and other.addr != addr:
             continue
         if laddr is not None and other.laddr != laddr:
@@ -323,6 +341,8 @@ def _client_kill(c: Client, argv: list[bytes]) -> Any:
             if skipme:
                 continue
             close_self = True
+        elif other.is_master:  # the link to our master: dropped, then reconnected (as Redis)
+            server.repl.drop_link()
         else:
             other.close()
         killed += 1

@@ -76,7 +76,7 @@ def server_info_map(c: Client) -> dict[bytes, Any]:
         b"proto": 3 if c.resp3 else 2,
         b"id": c.id,
         b"mode": b"standalone",
-        b"role": b"master",
+        b"role": b"replica" if c.server.repl.is_replica else b"master",
         b"modules": [],
     }
 

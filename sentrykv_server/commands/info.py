@@ -68,7 +68,7 @@ def section_server(s: Server) -> Fields:
 def section_clients(s: Server) -> Fields:
     clients = s.clients.values()
     return [
-        ("connected_clients", len(s.clients)),
+        ("connected_clients", len(s.clients) - len(s.repl.replicas)),  # replicas are not clients here
         ("cluster_connections", 0),
         ("maxclients", s.config.maxclients),
         ("client_recent_max_input_buffer", 0),
@@ -148,7 +148,7 @@ def section_memory(s: Server) -> Fields:
         ("mem_fragmentation_ratio", f"{m['frag']:.2f}"),
         ("mem_fragmentation_bytes", rss - used),
         ("mem_not_counted_for_evict", m["aof_buffer"]),
-        ("mem_replication_backlog", 0),
+        ("mem_replication_backlog", s.repl.backlog.histlen if s.repl.backlog is not None else 0),
         ("mem_total_replication_buffers", 0),
         ("mem_clients_slaves", 0),
         ("mem_clients_normal", m["clients_normal"]),
@@ -171,7 +171,7 @@ def _total_system_memory() -> int:
 def section_persistence(s: Server) -> Fields:
     fields: Fields = [
         ("loading", 0),
-        ("async_loading", 0),
+        ("async_loading", int(s.repl.loading)),  # a replica loading a full sync still serves reads
         ("current_cow_peak", 0),
         ("current_cow_size", 0),
         ("current_fork_perc", "0.00"),
@@ -223,25 +223,28 @@ _PERSISTENCE_DEFAULTS: Fields = [
 
 
 def section_stats(s: Server) -> Fields:
+    from sentrykv_server.replication.info import stats_fields
+
     st = s.stats
     ks = s.keyspace
     exceeded_total, exceeded_now = s.evictor.exceeded_ms()
+    repl = stats_fields(s)
     return [
         ("total_connections_received", st.connections_received),
         ("total_commands_processed", total_calls()),
         ("instantaneous_ops_per_sec", st.instantaneous_ops()),
         ("total_net_input_bytes", st.net_input_bytes),
         ("total_net_output_bytes", st.net_output_bytes),
-        ("total_net_repl_input_bytes", 0),
-        ("total_net_repl_output_bytes", 0),
+        ("total_net_repl_input_bytes", repl["total_net_repl_input_bytes"]),
+        ("total_net_repl_output_bytes", repl["total_net_repl_output_bytes"]),
         ("instantaneous_input_kbps", "0.00"),
         ("instantaneous_output_kbps", "0.00"),
         ("instantaneous_input_repl_kbps", "0.00"),
         ("instantaneous_output_repl_kbps", "0.00"),
         ("rejected_connections", st.rejected_connections),
-        ("sync_full", 0),
-        ("sync_partial_ok", 0),
-        ("sync_partial_err", 0),
+        ("sync_full", repl["sync_full"]),
+        ("sync_partial_ok", repl["sync_partial_ok"]),
+        ("sync_partial_err", repl["sync_partial_err"]),
         ("expired_keys", ks.expired_keys),
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0),
@@ -282,20 +285,9 @@ def section_stats(s: Server) -> Fields:
 
 
 def section_replication(s: Server) -> Fields:
-    lsn = s.last_lsn
-    return [
-        ("role", "master"),
-        ("connected_slaves", 0),
-        ("master_failover_state", "no-failover"),
-        ("master_replid", s.run_id),
-        ("master_replid2", "0" * 40),
-        ("master_repl_offset", lsn),
-        ("second_repl_offset", -1),
-        ("repl_backlog_active", 0),
-        ("repl_backlog_size", 1048576),
-        ("repl_backlog_first_byte_offset", 0),
-        ("repl_backlog_histlen", 0),
-    ]
+    from sentrykv_server.replication.info import section_replication as fields
+
+    return fields(s)
 
 
 def section_cpu(s: Server) -> Fields:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.errors import CommandError, parse_int, syntax_error
@@ -93,9 +94,14 @@ def _acked_local(c: Client) -> int:
     return 1 if aof is not None and aof.durable_lsn >= c.wait_lsn else 0
 
 
+def _acked_replicas(c: Client) -> int:
+    """Replicas whose FACK (stream fsynced there) covers this client's writes."""
+    return c.server.repl.count_acked(c.woff, fsynced=True)
+
+
 @command("waitaof", 4, "noscript", group="generic", since="7.2.0")
 def waitaof_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Wait until this client's writes are fsynced locally (and by N replicas: there are none)."""
+    """Wait until this client's writes are fsynced locally and by N replicas (their FACKs)."""
     numlocal = parse_int(argv[1])
     if not 0 <= numlocal <= 1:
         raise CommandError("ERR value is out of range, value must between 0 and 1")
@@ -104,19 +110,28 @@ def waitaof_cmd(c: Client, argv: list[bytes]) -> Any:
         raise CommandError("ERR value is out of range, must be positive")
     timeout_ms = _parse_timeout_ms(argv[3])
     server = c.server
+    if server.repl.is_replica:
+        raise CommandError(
+            "ERR WAITAOF cannot be used with replica instances. Please also note that writes to "
+            "replicas are just local and are not propagated."
+        )
     if numlocal and server.aof is None:
         raise CommandError(NO_AOF)
     acked = _acked_local(c)
+    replicas = _acked_replicas(c)
     # Like Redis: answer at once when satisfied, or where a client may not block (EXEC).
-    if (acked >= numlocal and numreplicas == 0) or c.in_exec or c.multi is not None:
-        return [acked, 0]
+    if (acked >= numlocal and replicas >= numreplicas) or c.in_exec or c.multi is not None:
+        return [acked, replicas]
+    if numreplicas:
+        server.repl.request_acks()
     if server.aof is not None and not acked:
         server.aof.write_pass()  # hand this client's frames to the kernel before asking for the fsync
         _request_sync(c)
     state = AofWait()
     c.blocked = state
     deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
-    task = asyncio.get_running_loop().create_task(_wait(c, state, numlocal, numreplicas, deadline))
+    task = asyncio.get_running_loop().create_task(
+        poll_then_reply(c, state, _aof_poll(c, numlocal, numreplicas, deadline)))
     state.task = task
     ckpt = server.checkpointer
     if ckpt is not None:
@@ -137,34 +152,39 @@ def _request_sync(c: Client) -> None:
         aof.committer.kick()
 
 
-async def _wait(c: Client, state: AofWait, numlocal: int, numreplicas: int, deadline: float | None) -> None:
-    """Poll the durable LSN (1 ms) until satisfied or timed out; then reply and resume the client."""
-    reply: bytes
+async def poll_then_reply(c: Client, state: Any, poll: Callable[[], bytes | None]) -> None:
+    """Call ``poll`` every millisecond until it returns the reply; then unblock the client,
+    send the reply and run its next requests (WAITAOF here, WAIT in replication/commands.py)."""
+    reply: bytes | None = None
     try:
-        while True:
-            if c.closing:
-                return
-            if numlocal and c.server.aof is None:
-                reply = encode_error(NO_AOF)  # appendonly switched off while waiting (Redis does this)
+        while not c.closing:
+            reply = poll()
+            if reply is not None:
                 break
-            acked = _acked_local(c)
-            if acked >= numlocal and numreplicas == 0:
-                reply = to_bytes([acked, 0], c.resp3)
-                break
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                reply = to_bytes([acked, 0], c.resp3)
-                break
-            if not acked:
-                _request_sync(c)
-                await asyncio.sleep(WAITAOF_POLL_S)
-            else:  # only waiting for replicas that do not exist: sleep until the timeout
-                await asyncio.sleep(min(0.1, deadline - now) if deadline is not None else 0.1)
+            await asyncio.sleep(WAITAOF_POLL_S)
     except asyncio.CancelledError:
         if c.blocked is state:
             c.blocked = None
         raise
     if c.blocked is state:
         c.blocked = None
-    c.push(reply)
-    c.process_input()
+    if reply is not None and not c.closing:
+        c.push(reply)
+        c.process_input()
+
+
+def _aof_poll(c: Client, numlocal: int, numreplicas: int, deadline: float | None) -> Callable[[], bytes | None]:
+    """WAITAOF's condition: the reply once satisfied or timed out, else None."""
+
+    def poll() -> bytes | None:
+        if numlocal and c.server.aof is None:
+            return encode_error(NO_AOF)  # appendonly switched off while waiting (Redis does this)
+        acked = _acked_local(c)
+        replicas = _acked_replicas(c)
+        if (acked >= numlocal and replicas >= numreplicas) or (deadline is not None and time.monotonic() >= deadline):
+            return to_bytes([acked, replicas], c.resp3)
+        if not acked and numlocal:
+            _request_sync(c)
+        return None
+
+    return poll

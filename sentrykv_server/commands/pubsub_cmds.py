@@ -106,6 +106,9 @@ def sunsubscribe_cmd(c: Client, argv: list[bytes]) -> Any:
 @command("publish", 3, "pubsub loading stale fast may_replicate", group="pubsub", since="2.0.0")
 def publish_cmd(c: Client, argv: list[bytes]) -> Any:
     """Post a message to a channel; returns how many subscribers received it."""
+    feed = c.server.repl_feed
+    if feed is not None:  # replicas deliver it to their own subscribers (stream only, not the WAL)
+        feed([(c.db.id, [b"PUBLISH", argv[1], argv[2]])], c)
     return c.server.pubsub.publish(argv[1], argv[2])
 
 

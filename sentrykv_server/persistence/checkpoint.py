@@ -248,7 +248,15 @@ class Run:
             self.max_pause_cpu_ms = cpu_ms
 
     # -- the copy-on-write hooks (hot while a checkpoint runs) ------------------------------
-    def hook(self, db: Database, key: bytes) -> None:
+    def capture(self, keyspace: Any) -> None:
+        """Take every non-empty database's dicts by reference (the cut; O(databases))."""
+        for db in keyspace.dbs:
+            if db.data:
+                cap = Captured(db.id, db.data, db.expires)
+                self.captured.append(cap)
+                self.by_id[id(db.data)] = cap
+
+    def hook(self, db: Database, key: bytes, caller: Any = None) -> None:
         """keyspace.cow: ``key`` of ``db`` is about to change (value, TTL, existence).
 
         Listing the keys not enumerated yet costs ~10 ns per key, so it is done only
@@ -256,12 +264,15 @@ class Run:
         (``Database.set``), changing its TTL or a container in place does not move
         any key in the dict, and a dict iterator survives it; which of those is
         coming is told by the caller (the hook's signature carries no such flag).
-        Any other caller lists the keys: that is always safe.
+        Any other caller lists the keys: that is always safe.  (``caller``: the calling
+        code object, given by :func:`attach_view`'s fan-out, which is itself the frame above.)
         """
         cap = self.by_id.get(id(db.data))
         if cap is None:
             return
-        if cap.iterator is not None and (key not in cap.data or sys._getframe(1).f_code not in _in_place()):
+        if cap.iterator is not None and (
+            key not in cap.data or (caller or sys._getframe(1).f_code) not in _in_place()
+        ):
             # An insert or a delete is coming: the iterator would not survive it.
             started, cpu = time.perf_counter(), time.thread_time()
             cap.materialize()
@@ -315,6 +326,47 @@ class Run:
                 value = copy(value)
         cap.early[key] = (value, cap.expires.get(key))
         self.preserved += 1
+
+
+def attach_view(server: Server, run: Run) -> None:
+    """Install ``run``'s copy-on-write hooks (several point-in-time views may be open:
+    a checkpoint and replicas' full syncs; each keeps its own early versions)."""
+    views: list[Run] = server.cow_views
+    if run not in views:
+        views.append(run)
+    _install_views(server, views)
+
+
+def detach_view(server: Server, run: Run) -> None:
+    views: list[Run] = server.cow_views
+    if run in views:
+        views.remove(run)
+    _install_views(server, views)
+
+
+def _install_views(server: Server, views: list[Run]) -> None:
+    keyspace = server.keyspace
+    if not views:
+        keyspace.cow = None
+        server.cow_guard = None
+    elif len(views) == 1:
+        keyspace.cow = views[0].hook
+        server.cow_guard = views[0].guard
+    else:
+        hooks = [v.hook for v in views]
+        guards = [v.guard for v in views]
+
+        def hook(db: Database, key: bytes) -> None:
+            caller = sys._getframe(1).f_code
+            for h in hooks:
+                h(db, key, caller)
+
+        def guard(client: Client, argv: list[bytes]) -> None:
+            for g in guards:
+                g(client, argv)
+
+        keyspace.cow = hook
+        server.cow_guard = guard
 
 
 class Checkpointer:
@@ -582,30 +634,15 @@ class Checkpointer:
         """The point in time (see the module doc); O(number of databases)."""
         started, cpu = time.perf_counter(), time.thread_time()
         server = self.server
-        if server.ops:
-            server.commit_ops(None)
-        aof = server.aof
-        if aof is not None:
-            aof.frame_pending()
-            run.lsn = aof.writer.last_lsn
-            aof.writer.rotate()
-        else:
-            run.lsn = server.last_lsn
-        directory = aof.writer.directory if aof is not None else self.directory
-        run.segments = [path for first, path in list_segments(directory) if first <= run.lsn]
+        self.cut_wal(run, marker=True)  # the new segment opens with the replication offset
         keyspace = server.keyspace
-        for db in keyspace.dbs:
-            if db.data:
-                cap = Captured(db.id, db.data, db.expires)
-                run.captured.append(cap)
-                run.by_id[id(db.data)] = cap
+        run.capture(keyspace)
         run.dirty_at_cut = keyspace.dirty
         keyspace.dirty = 0
         if server.functions is not None:
             run.functions = server.functions.codes()
         if run.captured:
-            keyspace.cow = run.hook
-            server.cow_guard = run.guard
+            attach_view(server, run)
         run.cut_ms = (time.perf_counter() - started) * 1000.0
         run.note_pause(run.cut_ms / 1000.0, time.thread_time() - cpu)
         log.info(
@@ -613,12 +650,26 @@ class Checkpointer:
             keyspace.total_keys(),
         )
 
+    def cut_wal(self, run: Run, marker: bool) -> None:
+        """Commit what is pending, note the cut LSN, start a new WAL segment and list the
+        segments the snapshot will cover (``marker``: open the new one with a WAL marker)."""
+        server = self.server
+        if server.ops:
+            server.commit_ops(None)
+        aof = server.aof
+        if aof is not None:
+            aof.frame_pending()
+            run.lsn = aof.writer.last_lsn
+            aof.writer.rotate()
+            if marker:
+                aof.frame_pending(marker=True)
+        else:
+            run.lsn = server.last_lsn
+        directory = aof.writer.directory if aof is not None else self.directory
+        run.segments = [path for first, path in list_segments(directory) if first <= run.lsn]
+
     def _uninstall(self, run: Run) -> None:
-        keyspace = self.server.keyspace
-        if keyspace.cow == run.hook:
-            keyspace.cow = None
-        if self.server.cow_guard == run.guard:
-            self.server.cow_guard = None
+        detach_view(self.server, run)
         garbage: list[Any] = []
         for cap in run.captured:
             if len(cap.early) > REAP_BATCH:
@@ -738,33 +789,7 @@ class Checkpointer:
         self, cap: Captured, keys: list[bytes], table: dict[type, Any]
     ) -> tuple[int, int, list[bytes]]:
         """One block: cut-time values of ``keys`` (the early version where there is one)."""
-        early = cap.early
-        extra: list[tuple[bytes, Any, int | None]] = []
-        if early:
-            common = early.keys() & keys
-            if common:
-                keys = list(filterfalse(common.__contains__, keys))
-                for key in common:
-                    item = early[key]
-                    if item is not ABSENT and item is not DONE:
-                        extra.append((key, item[0], item[1]))
-                    early[key] = DONE  # free the copy now; still "preserved" for the hooks
-        values = list(map(cap.data.__getitem__, keys))
-        exp_idx: list[int] = []
-        exp_ms: list[int] = []
-        expires = cap.expires
-        if expires:
-            exps: list[Any] = list(map(expires.get, keys))
-            exp_idx = list(compress(range(len(keys)), map(is_not, exps, repeat(None))))
-            exp_ms = list(map(exps.__getitem__, exp_idx))
-        if extra:
-            base = len(keys)
-            for j, (key, value, when) in enumerate(extra):
-                keys.append(key)
-                values.append(value)
-                if when is not None:
-                    exp_idx.append(base + j)
-                    exp_ms.append(when)
+        keys, values, exp_idx, exp_ms = cut_time(cap, keys)
         if not keys:
             return 0, 0, []
         flags, parts = snapshot.encode_entries(keys, values, exp_idx, exp_ms, table)
@@ -894,6 +919,42 @@ class Checkpointer:
             ("checkpoint_failures", self.failures),
             ("checkpoint_current_keys_written", run.entries if run is not None else 0),
         ]
+
+
+def cut_time(cap: Captured, keys: list[bytes]) -> tuple[list[bytes], list[Any], list[int], list[int]]:
+    """Cut-time columns of ``keys``: keys, values, indexes of those with a TTL and the TTLs.
+
+    The early version is taken where there is one (and marked DONE: it is not kept
+    twice); keys absent at the cut are left out.
+    """
+    early = cap.early
+    extra: list[tuple[bytes, Any, int | None]] = []
+    if early:
+        common = early.keys() & keys
+        if common:
+            keys = list(filterfalse(common.__contains__, keys))
+            for key in common:
+                item = early[key]
+                if item is not ABSENT and item is not DONE:
+                    extra.append((key, item[0], item[1]))
+                early[key] = DONE  # free the copy now; still "preserved" for the hooks
+    values = list(map(cap.data.__getitem__, keys))
+    exp_idx: list[int] = []
+    exp_ms: list[int] = []
+    expires = cap.expires
+    if expires:
+        exps: list[Any] = list(map(expires.get, keys))
+        exp_idx = list(compress(range(len(keys)), map(is_not, exps, repeat(None))))
+        exp_ms = list(map(exps.__getitem__, exp_idx))
+    if extra:
+        base = len(keys)
+        for j, (key, value, when) in enumerate(extra):
+            keys.append(key)
+            values.append(value)
+            if when is not None:
+                exp_idx.append(base + j)
+                exp_ms.append(when)
+    return keys, values, exp_idx, exp_ms
 
 
 def _check(cap: Captured) -> None:

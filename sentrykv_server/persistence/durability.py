@@ -38,6 +38,7 @@ from sentrykv_server.persistence.records import (
     new_stream_reader,
     op_from_item,
 )
+from sentrykv_server.replication.marker import MARK_NAME
 
 if TYPE_CHECKING:
     from sentrykv_server.persistence.group_commit import GroupCommitter
@@ -172,6 +173,9 @@ class ReplayClient:
         if db_index >= len(dbs):
             raise RecoveryFailed(f"op for db {db_index} in the log, but there are {len(dbs)} databases")
         name = argv[0]
+        if name == MARK_NAME:  # the replication offset these frames bring the data to
+            self.server.repl.restore_mark(argv)
+            return
         if len(argv) == 3 and (name == b"SET" or name == b"set"):
             db = dbs[db_index]
             db.data[argv[1]] = argv[2]
@@ -229,10 +233,19 @@ class Durability:
             return self.writer.last_lsn
         return self.writer.last_lsn + 1
 
-    def frame_pending(self) -> None:
-        """Turn the queued ops into one frame (checkpoints call this at the cut)."""
-        if self.pending:
-            ops = self.pending
+    def frame_pending(self, marker: bool = False) -> None:
+        """Turn the queued ops into one frame (checkpoints call this at the cut).
+
+        While replication offsets are kept (``server.repl_mark`` is set), every frame
+        ends with the marker op carrying the replication ID and offset its ops bring
+        the data to, so recovery knows where to resume the stream (see
+        replication/marker.py); ``marker`` writes one even when no op is queued.
+        """
+        ops = self.pending
+        mark = self.server.repl_mark
+        if mark is not None and (ops or marker or mark.due):
+            ops.append(mark.op())
+        if ops:
             self.pending = []
             lsn = self.writer.append(encode_ops(ops))
             if self.server.fsync_always:
@@ -252,7 +265,7 @@ class Durability:
         return self.writer.written_lsn
 
     def write_pass(self) -> None:
-        if self.pending:
+        if self.pending or self.server.repl_mark is not None:
             self.frame_pending()
         writer = self.writer
         if writer.last_lsn == writer.written_lsn:
@@ -303,6 +316,8 @@ class Durability:
             metrics.observe_fsync(stats.fsync_last_us / 1e6, commands if self.server.fsync_always else None)
         if self.server.fsync_always and self.server.holding:
             self.server.release_held()
+        if self.server.repl_durable is not None:  # a replica's FACK (replication/replica.py)
+            self.server.repl_durable(lsn)
 
     def read_barrier(self, db_index: int, argv: list[bytes]) -> int:
         """The LSN a read must wait for while the disk fails (appendfsync always).

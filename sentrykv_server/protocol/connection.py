@@ -136,6 +136,13 @@ class Client(asyncio.Protocol):
         self.deny_blocking = False
         # Client-side caching options while CLIENT TRACKING is on (tracking.TrackingState).
         self.tracking: Any = None
+        # Replication: the stream offset after this client's last write (WAIT), the
+        # REPLCONF settings of a replica's handshake, its link once it sent PSYNC, and
+        # whether this stands for the master (a replica applying the stream).
+        self.woff = 0
+        self.repl_conf: dict[str, Any] = {}
+        self.replica_link: Any = None
+        self.is_master = False
 
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, base: asyncio.BaseTransport) -> None:

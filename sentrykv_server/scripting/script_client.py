@@ -174,6 +174,8 @@ def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
             raise Refused(READ_ONLY)
         if not ctx.write_dirty:
             gate = engine.server.write_error
+            if gate is None and engine.server.repl.gated:  # READONLY / NOREPLICAS (replication)
+                gate = engine.server.repl.check_write(ctx.caller, entry.cmd, True, paused_ok=False)
             if gate is not None:
                 raise Refused(b"-" + gate.encode())
             ctx.write_dirty = True

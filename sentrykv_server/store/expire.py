@@ -18,7 +18,7 @@ from sentrykv_server.store.keyspace import Keyspace
 def active_expire_cycle(keyspace: Keyspace, budget_s: float = 0.005) -> int:
     """Delete expired keys until none are due or the time budget is spent; returns the count."""
     heap = keyspace.expiry_heap
-    if not heap or keyspace.loading or not keyspace.active_expire:
+    if not heap or keyspace.loading or not keyspace.active_expire or keyspace.replica:
         return 0
     now = keyspace.now()
     dbs = keyspace.dbs

@@ -98,20 +98,28 @@ class Database:
         """
         value = self.data.get(key)
         if value is not None:
-            if self.expires and key in self.expires and self.is_expired(key) and not self.keyspace.loading:
-                if not self.keyspace.expiry_paused:
-                    self.expire_now(key)
+            if self.expires and key in self.expires and self._expired_now(key):
                 return None
             self.lru[key] = self.clock
         return value
 
+    def _expired_now(self, key: bytes) -> bool:
+        """expireIfNeeded for a key with a TTL: True (and deleted, when allowed) if it passed.
+
+        A replica waits for its master's DEL (the key reads as absent but stays);
+        while clients are paused the key is reported missing without being removed.
+        """
+        ks = self.keyspace
+        if ks.loading or not self.is_expired(key):
+            return False
+        if not ks.replica and not ks.expiry_paused:
+            self.expire_now(key)
+        return True
+
     def peek(self, key: bytes) -> Any:
         """Like :meth:`lookup` without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT...)."""
         value = self.data.get(key)
-        if value is not None and self.expires and key in self.expires and self.is_expired(key) \
-                and not self.keyspace.loading:
-            if not self.keyspace.expiry_paused:
-                self.expire_now(key)
+        if value is not None and self.expires and key in self.expires and self._expired_now(key):
             return None
         return value
 
@@ -410,6 +418,9 @@ class Keyspace:
         self.dbs = [Database(i, self) for i in range(databases)]
         self.loading = False
         self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE 0 leaves expiry to lookups
+        # A replica: keys whose TTL passed read as absent but stay until the master's DEL
+        # (Redis's expireIfNeeded on replicas); the active cycle does not run.
+        self.replica = False
         self.expired_keys = 0
         self.evicted_keys = 0
         self.dirty = 0  # changes since the last save (rdb_changes_since_last_save)
