@@ -238,11 +238,15 @@ local function fmt_args(...)
   return unpack(t, 1, n)
 end
 
--- py_call answers (kind, value): 0 value, 1 status, 2 command error (raised by call),
--- 3 library error, 4 "format the numeric arguments in Lua and ask again" (-0, NaN).
-local function call_slow(raise, kind, v, ...)
-  if kind == 4 then kind, v = py_call(fmt_args(...)) end
-  if kind == 0 then return v end
+-- py_call answers the converted reply alone (one value: the common case, no table and
+-- no second value to check), or (value, kind) for the rest: kind 1 status, 2 command
+-- error (raised by call), 3 library error, 4 "format the numeric arguments in Lua and
+-- ask again" (-0, NaN).  A kind is never nil, so a nil second value means "a reply".
+local function call_slow(raise, v, kind, ...)
+  if kind == 4 then
+    v, kind = py_call(fmt_args(...))
+    if kind == nil then return v end
+  end
   if kind == 1 then return {ok = v} end
   local e
   if kind == 2 then e = {err = v, ignore_error_stats_update = true} else e = {err = v} end
@@ -251,15 +255,17 @@ local function call_slow(raise, kind, v, ...)
 end
 
 local function r_call(...)
-  local kind, v = py_call(...)
-  if kind == 0 then return v end
-  return call_slow(true, kind, v, ...)
+  local v, kind = py_call(...)
+  if kind == nil then return v end
+  if kind == 1 then return {ok = v} end
+  return call_slow(true, v, kind, ...)
 end
 
 local function r_pcall(...)
-  local kind, v = py_call(...)
-  if kind == 0 then return v end
-  return call_slow(false, kind, v, ...)
+  local v, kind = py_call(...)
+  if kind == nil then return v end
+  if kind == 1 then return {ok = v} end
+  return call_slow(false, v, kind, ...)
 end
 
 local function r_acl_check_cmd(...)
