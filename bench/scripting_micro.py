@@ -14,7 +14,6 @@ extra calls alone.
 from __future__ import annotations
 
 import argparse
-import statistics
 from collections.abc import Callable
 
 from bench.hotpath_micro import PIPELINE, Bench, _chunks, _encode, _measure

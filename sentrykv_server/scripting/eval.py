@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sentrykv_server.commands.errors import CommandError, parse_int, unknown_subcommand
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
-from sentrykv_server.scripting.runtime import RunCtx, get_engine
+from sentrykv_server.scripting.runtime import get_engine
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -66,6 +66,8 @@ class Script:
     body: bytes
     function: Any
     flags: frozenset[str] | None  # None: no shebang (Redis's EVAL compatibility mode)
+    name: str = ""  # the SHA1 as text (error messages, FUNCTION/SCRIPT KILL)
+    allow_oom: bool = False
 
 
 class ScriptCache:
@@ -89,7 +91,7 @@ class ScriptCache:
         fn, err = engine.compile_eval(body[shebang_len:])
         if fn is None:
             raise CommandError(f"ERR Error compiling script (new function): {err}")
-        script = Script(body, fn, flags)
+        script = Script(body, fn, flags, sha.decode(), flags is not None and "allow-oom" in flags)
         self.scripts[sha] = script
         self.body_bytes += len(body) + 40
         return sha, script
@@ -174,24 +176,35 @@ def numkeys_of(argv: list[bytes]) -> int:
     return numkeys
 
 
+# numkeys as scripts usually give it: a dict probe instead of parse_int's checks.
+SMALL_NUMKEYS = {str(i).encode(): i for i in range(16)}
+
+
 def _eval(c: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> Any:
     server = c.server
     if server.monitors:  # EVAL is shown before the commands it runs (skip_monitor flag)
         server.feed_monitors(c, argv)
-    if evalsha and len(argv[1]) != 40:
-        raise CommandError(NOSCRIPT)
-    numkeys = numkeys_of(argv)
     engine, cache = scripting(server)
+    numkeys = SMALL_NUMKEYS.get(argv[2])
     if evalsha:
-        sha = argv[1].lower()
-        script = cache.get(sha)
+        # A cached SHA as clients send it (lower case) is one probe; the rest as Redis does.
+        script = cache.scripts.get(argv[1])
         if script is None:
-            raise CommandError(NOSCRIPT)
+            if len(argv[1]) != 40:
+                raise CommandError(NOSCRIPT)
+            if numkeys is None or numkeys > len(argv) - 3:
+                numkeys = numkeys_of(argv)
+            script = cache.get(argv[1].lower())
+            if script is None:
+                raise CommandError(NOSCRIPT)
     else:
-        sha, script = cache.add(engine, argv[1])
-    ro = prepare_run(c, script.flags, read_only)
-    ctx = RunCtx(c, engine.client, sha.decode(), True, ro,
-                 script.flags is not None and "allow-oom" in script.flags, argv)
+        if numkeys is None or numkeys > len(argv) - 3:
+            numkeys = numkeys_of(argv)
+        _sha, script = cache.add(engine, argv[1])
+    if numkeys is None or numkeys > len(argv) - 3:
+        numkeys = numkeys_of(argv)
+    ro = read_only if script.flags is None else prepare_run(c, script.flags, read_only)
+    ctx = engine.new_ctx(c, script.name, True, ro, script.allow_oom, argv)
     return engine.run(ctx, script.function, numkeys, argv[3:])
 
 

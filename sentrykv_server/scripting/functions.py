@@ -24,11 +24,12 @@ from sentrykv_server.protocol.reply import SetReply
 from sentrykv_server.scripting import function_dump
 from sentrykv_server.scripting.eval import (
     SCRIPT_FLAGS,
+    SMALL_NUMKEYS,
     check_subcommand_arity,
     kill_running,
     prepare_run,
 )
-from sentrykv_server.scripting.runtime import RunCtx, get_engine
+from sentrykv_server.scripting.runtime import get_engine
 from sentrykv_server.store.glob import compile_glob
 
 if TYPE_CHECKING:
@@ -391,14 +392,16 @@ def _fcall(c: Client, argv: list[bytes], read_only: bool) -> Any:
     if found is None:
         raise CommandError("ERR Function not found")
     _library, fn = found
-    numkeys = parse_int(argv[2], "ERR Bad number of keys provided")
+    numkeys = SMALL_NUMKEYS.get(argv[2])
+    if numkeys is None:
+        numkeys = parse_int(argv[2], "ERR Bad number of keys provided")
     if numkeys > len(argv) - 3:
         raise CommandError("ERR Number of keys can't be greater than number of args")
     if numkeys < 0:
         raise CommandError("ERR Number of keys can't be negative")
     ro = prepare_run(c, fn.flags, read_only)
     engine = get_engine(server)
-    ctx = RunCtx(c, engine.client, fn.name, False, ro, "allow-oom" in fn.flags, argv)
+    ctx = engine.new_ctx(c, fn.name, False, ro, "allow-oom" in fn.flags, argv)
     return engine.run(ctx, fn.callback, numkeys, argv[3:])
 
 

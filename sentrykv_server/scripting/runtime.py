@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sentrykv.scripting")
 _perf_ns = time.perf_counter_ns
+_monotonic = time.monotonic
 
 HOOK_INSTRUCTIONS = 100_000
 KILLED = b"ERR Script killed by user with SCRIPT KILL..."
@@ -82,8 +83,14 @@ class RunCtx:
 
     def __init__(self, caller: Client, client: ScriptClient, name: str, eval_mode: bool,
                  read_only: bool, allow_oom: bool, command: list[bytes]) -> None:
-        self.caller = caller
         self.client = client
+        self.reset(caller, name, eval_mode, read_only, allow_oom, command)
+
+    def reset(self, caller: Client, name: str, eval_mode: bool, read_only: bool,
+              allow_oom: bool, command: list[bytes]) -> RunCtx:
+        """(Re)initialise for one invocation: the engine reuses the last finished context
+        (scripts never nest) rather than building an object per call."""
+        self.caller = caller
         self.name = name
         self.eval_mode = eval_mode
         self.read_only = read_only
@@ -91,13 +98,14 @@ class RunCtx:
         self.write_dirty = False
         self.killed = False
         self.timed_out = False
-        self.started = time.monotonic()
+        self.started = _monotonic()
         self.started_ms = 0
         self.repl_flags = 3
         self.command = command
         # Set by LuaEngine.run: the caller has no ACL restrictions and no client-side
         # caching, so redis.call may take its fast path (LuaEngine._call).
         self.plain = False
+        return self
 
     @property
     def elapsed_ms(self) -> int:
@@ -136,6 +144,16 @@ class LuaEngine:
         self.registrar: Any = None
         self.busy: BusyService | None = None
         self.script_cache: Any = None  # scripting.eval.ScriptCache, created by the first EVAL
+        self.spare: RunCtx | None = None  # the last finished run's context, reused by new_ctx
+
+    def new_ctx(self, caller: Client, name: str, eval_mode: bool, read_only: bool,
+                allow_oom: bool, command: list[bytes]) -> RunCtx:
+        """The context of a new invocation (Redis's scriptRunCtx), reusing the last one."""
+        spare = self.spare
+        if spare is None:
+            return RunCtx(caller, self.client, name, eval_mode, read_only, allow_oom, command)
+        self.spare = None
+        return spare.reset(caller, name, eval_mode, read_only, allow_oom, command)
 
     # -- compiling -------------------------------------------------------------------------
     def compile_eval(self, body: bytes) -> tuple[Any, str | None]:
@@ -183,9 +201,9 @@ class LuaEngine:
         self.ctx = ctx
         try:
             if ctx.eval_mode:
-                ok, result = self._run_eval(fn, hook, nkeys, *args)
+                result = self._run_eval(fn, hook, nkeys, *args)
             else:
-                ok, result = self._run_function(fn, hook, nkeys, *args)
+                result = self._run_function(fn, hook, nkeys, *args)
         except lua51.LuaError as exc:  # an error inside the error handler, out of memory...
             message = str(exc).replace("\r", " ").replace("\n", " ")
             raise CommandError(f"ERR Error running script {ctx.name}, {message[:100]}") from None
@@ -194,14 +212,16 @@ class LuaEngine:
             keyspace.now = clock
             if ctx.timed_out and self.busy is not None:
                 self.busy.leave()
-        if ok:
-            t = type(result)
-            if t is bytes or result is None:
-                return result
+            self.spare = ctx
+        t = type(result)
+        if t is bytes or result is None:
+            return result
+        if t is not tuple:  # run_eval / run_function answer (false, error) on failure only
             try:
                 return lua_to_reply(result, caller.resp3, client.resp3)
             except lua51.LuaError as exc:
                 raise CommandError(f"ERR Error converting the script's reply: {exc}") from None
+        result = result[1]
         msg, source, line = self._error_info(result)
         if msg is None:
             text = "ERR unknown error"
