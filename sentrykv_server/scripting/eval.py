@@ -220,7 +220,30 @@ def _register(name: str, evalsha: bool, read_only: bool, since: str, summary: st
 
 
 _register("eval", False, False, "2.6.0", "Run a Lua script.")
-_register("evalsha", True, False, "2.6.0", "Run a cached Lua script by its SHA1.")
+
+
+@command("evalsha", -3, _EVAL_FLAGS, group="scripting", since="2.6.0",
+         summary="Run a cached Lua script by its SHA1.")
+def evalsha_cmd(c: Client, argv: list[bytes]) -> Any:
+    """EVALSHA, the common case in one frame: a cached script without a shebang, its
+    SHA1 as sent, a small numkeys, no MONITOR; anything else takes :func:`_eval`."""
+    server = c.server
+    engine = server.lua_engine
+    cache = engine.script_cache if engine is not None else None
+    script = cache.scripts.get(argv[1]) if cache is not None else None
+    numkeys = SMALL_NUMKEYS.get(argv[2])
+    if (script is None or script.flags is not None or numkeys is None or numkeys > len(argv) - 3
+            or server.monitors):
+        return _eval(c, argv, True, False)
+    ctx = engine.spare
+    if ctx is None:
+        ctx = engine.new_ctx(c, script.name, True, False, False, argv)
+    else:
+        engine.spare = None
+        ctx.reset(c, script.name, True, False, False, argv)
+    return engine.run(ctx, script.function, numkeys, argv[3:])
+
+
 _register("eval_ro", False, True, "7.0.0", "Run a read-only Lua script.")
 _register("evalsha_ro", True, True, "7.0.0", "Run a cached read-only Lua script by its SHA1.")
 
