@@ -410,8 +410,28 @@ _FCALL_FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
 @command("fcall", -3, _FCALL_FLAGS, group="scripting", since="7.0.0")
 def fcall_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Invoke a function."""
-    return _fcall(c, argv, False)
+    """Invoke a function.
+
+    The common case in one frame: a known function without ``no-writes`` (whose
+    refusals prepare_run applies), a small numkeys, no MONITOR, no disk-error gate;
+    anything else takes :func:`_fcall`."""
+    server = c.server
+    libs = server.functions
+    engine = server.lua_engine
+    found = libs._by_raw.get(argv[1]) if libs is not None else None
+    numkeys = SMALL_NUMKEYS.get(argv[2])
+    if (found is None or engine is None or numkeys is None or numkeys > len(argv) - 3
+            or server.monitors or server.write_error is not None):
+        return _fcall(c, argv, False)
+    fn = found[1]
+    read_only = "no-writes" in fn.flags
+    ctx = engine.spare
+    if ctx is None:
+        ctx = engine.new_ctx(c, fn.name, False, read_only, "allow-oom" in fn.flags, argv)
+    else:
+        engine.spare = None
+        ctx.reset(c, fn.name, False, read_only, "allow-oom" in fn.flags, argv)
+    return engine.run(ctx, fn.callback, numkeys, argv[3:])
 
 
 @command("fcall_ro", -3, _FCALL_FLAGS, group="scripting", since="7.0.0")
