@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from bench.hotpath_micro import PIPELINE, Bench, _chunks, _encode, _measure
 from bench.scripting_suite import BODY, LIBRARY, SHA
+from sentrykv_server.protocol.connection import Client
 
 
 def _makers(keys: int) -> dict[str, Callable[[int], bytes]]:
@@ -29,7 +30,8 @@ def _makers(keys: int) -> dict[str, Callable[[int], bytes]]:
     }
 
 
-def _prepare(keys: int) -> tuple[Bench, object]:
+def _prepare() -> tuple[Bench, Client]:
+    """A server with the suite's script cached and its library loaded, and one client."""
     bench = Bench()
     c = bench.client()
     bench.send(c, b"SCRIPT", b"LOAD", BODY.encode())
@@ -38,13 +40,14 @@ def _prepare(keys: int) -> tuple[Bench, object]:
 
 
 def run(cases: list[str], requests: int, repeat: int, keys: int) -> list[tuple[str, float, float]]:
-    bench, c = _prepare(keys)
+    """(case, best, median) ns per call for each case, after one warm-up pass."""
+    bench, c = _prepare()
     makers = _makers(keys)
     rows = []
     for name in cases:
         chunks = _chunks(makers[name], requests)
-        bench.time_chunks(c, chunks)  # type: ignore[arg-type]  # warm up
-        best, median = _measure(bench, c, chunks, repeat)  # type: ignore[arg-type]
+        bench.time_chunks(c, chunks)  # warm-up
+        best, median = _measure(bench, c, chunks, repeat)
         rows.append((name, best, median))
     bench.tmp.cleanup()
     return rows
@@ -52,10 +55,10 @@ def run(cases: list[str], requests: int, repeat: int, keys: int) -> list[tuple[s
 
 def run_one(case: str, requests: int, build: int, keys: int) -> None:
     """One untimed pass of ``requests`` calls of ``case`` (for callgrind)."""
-    bench, c = _prepare(keys)
+    bench, c = _prepare()
     chunks = _chunks(_makers(keys)[case], build)
-    bench.time_chunks(c, chunks[:2])  # type: ignore[arg-type]  # first-call set-up out of the count
-    bench.time_chunks(c, chunks[2: 2 + requests // PIPELINE])  # type: ignore[arg-type]
+    bench.time_chunks(c, chunks[:2])  # first-call set-up out of the count
+    bench.time_chunks(c, chunks[2: 2 + requests // PIPELINE])
     bench.tmp.cleanup()
 
 
