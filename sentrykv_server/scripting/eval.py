@@ -36,6 +36,12 @@ UNKILLABLE = (
     "You can either wait the script termination or kill the server in a hard way using "
     "the SHUTDOWN NOSAVE command."
 )
+SCRIPT_OOM = "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+SCRIPT_MASTERDOWN = ("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
+                     "and 'allow-stale' flag is not set on the script.")
+_NOT_STALE: frozenset[str] = frozenset()
+_OOM_EXEMPT = frozenset({"allow-oom", "no-writes"})  # no-writes implies allow-oom
 RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
 SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 _SCRIPT_ARITY = {b"help": 2, b"flush": -2, b"exists": -3, b"load": 3, b"kill": 2, b"debug": 3}
@@ -150,10 +156,19 @@ def scripting(server: Server) -> tuple[LuaEngine, ScriptCache]:
 
 def prepare_run(c: Client, flags: frozenset[str] | None, read_only: bool) -> bool:
     """scriptPrepareForRun's refusals; True when the run is read-only."""
+    server = c.server
+    stale = server.repl.gated and server.repl.check_stale(c, _NOT_STALE) is not None
     if flags is None:  # no shebang: every check happens per command, inside the script
+        if stale:
+            raise CommandError(MASTERDOWN)
         return read_only
+    evictor = server.evictor
+    if not flags & _OOM_EXEMPT and evictor.maxmemory and evictor.near and evictor.oom_at_start:
+        raise CommandError(SCRIPT_OOM)
+    if stale and "allow-stale" not in flags:
+        raise CommandError(SCRIPT_MASTERDOWN)
     if "no-writes" not in flags:
-        gate = c.server.write_error
+        gate = server.write_error
         if gate is not None:
             raise CommandError(
                 "MISCONF Redis is configured to persist data to AOF, but it's currently unable to "
