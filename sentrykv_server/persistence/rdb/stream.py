@@ -56,6 +56,7 @@ from sentrykv_server.store.stream import (
     Node,
     Stream,
     _int_elem,
+    blob_pairs,
     encode_fields,
 )
 
@@ -85,21 +86,6 @@ def _pack_id(packed: int) -> bytes:
 def _unpack_id(raw: bytes) -> int:
     ms, seq = _ID.unpack(raw)
     return int(ms) << 64 | int(seq)
-
-
-def blob_pairs(blob: bytes) -> list[bytes]:
-    """The field/value list of a stored entry blob (the RESP array store/stream.py keeps)."""
-    end = blob.index(b"\r\n")
-    n = int(blob[1:end])
-    pos = end + 2
-    out = []
-    for _ in range(n):
-        eol = blob.index(b"\r\n", pos)
-        start = eol + 2
-        stop = start + int(blob[pos + 1:eol])
-        out.append(blob[start:stop])
-        pos = stop + 2
-    return out
 
 
 def _count(src: Source, per_item: int, what: str) -> int:
