@@ -79,6 +79,9 @@ def encode_fields(pairs: list[bytes]) -> bytes:
 def blob_pairs(blob: bytes) -> list[bytes]:
     """The field/value list of a stored entry blob: the inverse of :func:`encode_fields`
     (the RDB codec writes listpacks from it, the Redis digest mixes its items)."""
+    parts = blob.split(b"\r\n")
+    if len(parts) == 2 * int(parts[0][1:]) + 2:  # no CRLF inside a field or value
+        return parts[2:-1:2]
     end = blob.index(b"\r\n")
     n = int(blob[1:end])
     pos = end + 2

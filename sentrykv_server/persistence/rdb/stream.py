@@ -181,44 +181,31 @@ def encode_stream(s: Stream, limits: Limits) -> tuple[int, list[bytes]]:
 
 
 # -- decoding --------------------------------------------------------------------------------
-class _Items:
-    """A cursor over a decoded listpack's elements; running off the end is an RdbError."""
-
-    __slots__ = ("items", "pos")
-
-    def __init__(self, items: list[bytes]) -> None:
-        self.items = items
-        self.pos = 0
-
-    def take(self) -> bytes:
-        if self.pos >= len(self.items):
-            raise RdbError("stream listpack entry runs past the end")
-        item = self.items[self.pos]
-        self.pos += 1
-        return item
-
-    def num(self) -> int:
-        value = listpack.as_int(self.take())
-        if value is None:
-            raise RdbError("stream listpack: an integer was expected")
-        return value
-
-    def count(self) -> int:
-        value = self.num()
-        if value < 0 or value > len(self.items):
-            raise RdbError("stream listpack: impossible element count")
-        return value
-
-
 def _read_node(master: int, blob: bytes) -> Node:
-    """One node from its master ID and listpack (streamValidateListpackIntegrity, deep)."""
-    items = _Items(listpack.decode(blob))
-    if not items.items:
+    """One node from its master ID and listpack (streamValidateListpackIntegrity, deep).
+
+    Integers are read with ``int()`` and running off the end is an IndexError: both are
+    turned into RdbError here, which keeps the per-entry loop free of checks (it is the
+    whole cost of loading a big stream).  Counts are never trusted for allocation: each
+    entry consumes at least four elements of a listpack already in memory.
+    """
+    items = listpack.decode(blob)
+    try:
+        return _parse_node(master, blob, items)
+    except (ValueError, IndexError):
+        raise RdbError("malformed stream listpack") from None
+
+
+def _parse_node(master: int, blob: bytes, items: list[bytes]) -> Node:
+    if not items:
         raise RdbError("empty listpack inside a stream")
-    live_count, deleted_count, nf = items.count(), items.count(), items.count()
-    fields = tuple(items.take() for _ in range(nf))
-    if items.num() != 0:
+    live_count, deleted_count, nf = int(items[0]), int(items[1]), int(items[2])
+    if nf < 0 or nf > len(items):
+        raise RdbError("stream master entry with an impossible field count")
+    fields = tuple(items[3:3 + nf])
+    if len(fields) != nf or int(items[3 + nf]) != 0:
         raise RdbError("stream master entry without its terminator")
+    p = 4 + nf
     node = Node(master, fields, len(blob) - _int_elem(live_count) - _int_elem(deleted_count))
     master_ms, master_seq = master >> 64, master & MASK64
     blobs = node.blobs
@@ -226,20 +213,32 @@ def _read_node(master: int, blob: bytes) -> Node:
     last_live = -1
     last = master
     deleted = 0
-    for _ in range(live_count + deleted_count):
-        flags = items.num()
-        ms = (master_ms + items.num()) & MASK64
-        seq = (master_seq + items.num()) & MASK64
+    end = len(items)
+    same_count = nf + 3
+    for _ in range(max(0, live_count) + max(0, deleted_count)):
+        if p >= end:
+            raise RdbError("stream listpack shorter than its counters say")
+        flags = int(items[p])
+        ms = (master_ms + int(items[p + 1])) & MASK64
+        seq = (master_seq + int(items[p + 2])) & MASK64
+        p += 3
         if flags & FLAG_SAMEFIELDS:
-            n = nf
-            pairs = [x for pair in zip(fields, (items.take() for _ in range(n)), strict=True) for x in pair]
-            extra = 3
+            values = items[p:p + nf]
+            p += nf
+            pairs: list[bytes] = [b""] * (2 * nf)
+            pairs[0::2] = fields
+            pairs[1::2] = values
+            if int(items[p]) != same_count:
+                raise RdbError("stream entry with a wrong element count")
         else:
-            n = items.count()
-            pairs = [items.take() for _ in range(2 * n)]
-            extra = n + 4
-        if items.num() != n + extra:
-            raise RdbError("stream entry with a wrong element count")
+            n = int(items[p])
+            if n < 0:
+                raise RdbError("stream entry with a negative field count")
+            pairs = items[p + 1:p + 1 + 2 * n]
+            p += 1 + 2 * n
+            if len(pairs) != 2 * n or int(items[p]) != 2 * n + 4:
+                raise RdbError("stream entry with a wrong element count")
+        p += 1
         packed = ms << 64 | seq
         if packed < master:
             raise RdbError("stream entry ID lower than its node's master ID")
@@ -253,7 +252,7 @@ def _read_node(master: int, blob: bytes) -> Node:
         ms_arr.append(ms)
         seq_arr.append(seq)
         blobs.append(encode_fields(pairs))
-    if items.pos != len(items.items):
+    if p != end:
         raise RdbError("stream listpack with elements after its last entry")
     if len(blobs) != live_count or deleted != deleted_count:
         raise RdbError("stream listpack counters do not match its entries")
