@@ -19,7 +19,11 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_int, unknown_subcommand
+from sentrykv_server.commands.errors import (
+    CommandError,
+    check_subcommand,
+    parse_int,
+)
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
 from sentrykv_server.scripting.runtime import RunCtx, get_engine
@@ -227,18 +231,6 @@ _register("eval_ro", False, True, "7.0.0", "Run a read-only Lua script.")
 _register("evalsha_ro", True, True, "7.0.0", "Run a cached read-only Lua script by its SHA1.")
 
 
-def check_subcommand_arity(argv: list[bytes], parent: str, table: dict[bytes, int]) -> bytes:
-    """A container's subcommand, lower-cased; Redis's errors for unknown ones and arity."""
-    sub = argv[1].lower()
-    arity = table.get(sub)
-    if arity is None:
-        raise unknown_subcommand(argv[1], parent)
-    n = len(argv)
-    if (arity > 0 and n != arity) or n < -arity:
-        raise CommandError(f"ERR wrong number of arguments for '{parent}|{sub.decode()}' command")
-    return sub
-
-
 def kill_running(c: Client, eval_mode: bool) -> str:
     """scriptKill: SCRIPT KILL (eval_mode) / FUNCTION KILL."""
     from sentrykv_server.dispatch import busy_error
@@ -260,7 +252,7 @@ def kill_running(c: Client, eval_mode: bool) -> str:
 @command("script", -2, "", group="scripting", since="2.6.0")
 def script_cmd(c: Client, argv: list[bytes]) -> Any:
     """Manage the Lua script cache."""
-    sub = check_subcommand_arity(argv, "script", _SCRIPT_ARITY)
+    sub = check_subcommand(argv, _SCRIPT_ARITY, "script")
     if sub == b"help":
         return SCRIPT_HELP
     if sub == b"kill":

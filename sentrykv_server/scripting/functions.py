@@ -18,13 +18,12 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_int
+from sentrykv_server.commands.errors import CommandError, check_subcommand, parse_int
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import SetReply
 from sentrykv_server.scripting import function_dump
 from sentrykv_server.scripting.eval import (
     SCRIPT_FLAGS,
-    check_subcommand_arity,
     kill_running,
     prepare_run,
 )
@@ -231,7 +230,7 @@ def _propagate(c: Client, argv: list[bytes]) -> None:
 @command("function", -2, "", group="scripting", since="7.0.0")
 def function_cmd(c: Client, argv: list[bytes]) -> Any:
     """Manage function libraries."""
-    sub = check_subcommand_arity(argv, "function", _FUNCTION_ARITY)
+    sub = check_subcommand(argv, _FUNCTION_ARITY, "function")
     handler = _SUBCOMMANDS[sub]
     return handler(c, argv)
 
