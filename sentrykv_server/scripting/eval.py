@@ -19,7 +19,11 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_int, unknown_subcommand
+from sentrykv_server.commands.errors import (
+    CommandError,
+    check_subcommand,
+    parse_int,
+)
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
 from sentrykv_server.scripting.runtime import get_engine
@@ -36,6 +40,12 @@ UNKILLABLE = (
     "You can either wait the script termination or kill the server in a hard way using "
     "the SHUTDOWN NOSAVE command."
 )
+SCRIPT_OOM = "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+SCRIPT_MASTERDOWN = ("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
+                     "and 'allow-stale' flag is not set on the script.")
+_NOT_STALE: frozenset[str] = frozenset()
+_OOM_EXEMPT = frozenset({"allow-oom", "no-writes"})  # no-writes implies allow-oom
 RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
 SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 _SCRIPT_ARITY = {b"help": 2, b"flush": -2, b"exists": -3, b"load": 3, b"kill": 2, b"debug": 3}
@@ -152,10 +162,19 @@ def scripting(server: Server) -> tuple[LuaEngine, ScriptCache]:
 
 def prepare_run(c: Client, flags: frozenset[str] | None, read_only: bool) -> bool:
     """scriptPrepareForRun's refusals; True when the run is read-only."""
+    server = c.server
+    stale = server.repl.gated and server.repl.check_stale(c, _NOT_STALE) is not None
     if flags is None:  # no shebang: every check happens per command, inside the script
+        if stale:
+            raise CommandError(MASTERDOWN)
         return read_only
+    evictor = server.evictor
+    if not flags & _OOM_EXEMPT and evictor.maxmemory and evictor.near and evictor.oom_at_start:
+        raise CommandError(SCRIPT_OOM)
+    if stale and "allow-stale" not in flags:
+        raise CommandError(SCRIPT_MASTERDOWN)
     if "no-writes" not in flags:
-        gate = c.server.write_error
+        gate = server.write_error
         if gate is not None:
             raise CommandError(
                 "MISCONF Redis is configured to persist data to AOF, but it's currently unable to "
@@ -203,7 +222,7 @@ def _eval(c: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> Any:
         _sha, script = cache.add(engine, argv[1])
     if numkeys is None or numkeys > len(argv) - 3:
         numkeys = numkeys_of(argv)
-    ro = read_only if script.flags is None else prepare_run(c, script.flags, read_only)
+    ro = prepare_run(c, script.flags, read_only)
     ctx = engine.new_ctx(c, script.name, True, ro, script.allow_oom, argv)
     return engine.run(ctx, script.function, numkeys, argv[3:])
 
@@ -226,14 +245,15 @@ _register("eval", False, False, "2.6.0", "Run a Lua script.")
          summary="Run a cached Lua script by its SHA1.")
 def evalsha_cmd(c: Client, argv: list[bytes]) -> Any:
     """EVALSHA, the common case in one frame: a cached script without a shebang, its
-    SHA1 as sent, a small numkeys, no MONITOR; anything else takes :func:`_eval`."""
+    SHA1 as sent, a small numkeys, no MONITOR and no server-wide gate (``Server.gated``:
+    then prepare_run has nothing to refuse); anything else takes :func:`_eval`."""
     server = c.server
     engine = server.lua_engine
     cache = engine.script_cache if engine is not None else None
     script = cache.scripts.get(argv[1]) if cache is not None else None
     numkeys = SMALL_NUMKEYS.get(argv[2])
     if (script is None or script.flags is not None or numkeys is None or numkeys > len(argv) - 3
-            or server.monitors):
+            or server.monitors or server.gated):
         return _eval(c, argv, True, False)
     ctx = engine.spare
     if ctx is None:
@@ -246,18 +266,6 @@ def evalsha_cmd(c: Client, argv: list[bytes]) -> Any:
 
 _register("eval_ro", False, True, "7.0.0", "Run a read-only Lua script.")
 _register("evalsha_ro", True, True, "7.0.0", "Run a cached read-only Lua script by its SHA1.")
-
-
-def check_subcommand_arity(argv: list[bytes], parent: str, table: dict[bytes, int]) -> bytes:
-    """A container's subcommand, lower-cased; Redis's errors for unknown ones and arity."""
-    sub = argv[1].lower()
-    arity = table.get(sub)
-    if arity is None:
-        raise unknown_subcommand(argv[1], parent)
-    n = len(argv)
-    if (arity > 0 and n != arity) or n < -arity:
-        raise CommandError(f"ERR wrong number of arguments for '{parent}|{sub.decode()}' command")
-    return sub
 
 
 def kill_running(c: Client, eval_mode: bool) -> str:
@@ -281,7 +289,7 @@ def kill_running(c: Client, eval_mode: bool) -> str:
 @command("script", -2, "", group="scripting", since="2.6.0")
 def script_cmd(c: Client, argv: list[bytes]) -> Any:
     """Manage the Lua script cache."""
-    sub = check_subcommand_arity(argv, "script", _SCRIPT_ARITY)
+    sub = check_subcommand(argv, _SCRIPT_ARITY, "script")
     if sub == b"help":
         return SCRIPT_HELP
     if sub == b"kill":

@@ -18,14 +18,13 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_int
+from sentrykv_server.commands.errors import CommandError, check_subcommand, parse_int
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import SetReply
 from sentrykv_server.scripting import function_dump
 from sentrykv_server.scripting.eval import (
     SCRIPT_FLAGS,
     SMALL_NUMKEYS,
-    check_subcommand_arity,
     kill_running,
     prepare_run,
 )
@@ -232,7 +231,7 @@ def _propagate(c: Client, argv: list[bytes]) -> None:
 @command("function", -2, "", group="scripting", since="7.0.0")
 def function_cmd(c: Client, argv: list[bytes]) -> Any:
     """Manage function libraries."""
-    sub = check_subcommand_arity(argv, "function", _FUNCTION_ARITY)
+    sub = check_subcommand(argv, _FUNCTION_ARITY, "function")
     handler = _SUBCOMMANDS[sub]
     return handler(c, argv)
 
@@ -412,16 +411,16 @@ _FCALL_FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 def fcall_cmd(c: Client, argv: list[bytes]) -> Any:
     """Invoke a function.
 
-    The common case in one frame: a known function without ``no-writes`` (whose
-    refusals prepare_run applies), a small numkeys, no MONITOR, no disk-error gate;
-    anything else takes :func:`_fcall`."""
+    The common case in one frame: a known function, a small numkeys, no MONITOR and no
+    server-wide gate (``Server.gated``: disk error, maxmemory, replication, busy script),
+    so that prepare_run has nothing to refuse; anything else takes :func:`_fcall`."""
     server = c.server
     libs = server.functions
     engine = server.lua_engine
     found = libs._by_raw.get(argv[1]) if libs is not None else None
     numkeys = SMALL_NUMKEYS.get(argv[2])
     if (found is None or engine is None or numkeys is None or numkeys > len(argv) - 3
-            or server.monitors or server.write_error is not None):
+            or server.monitors or server.gated):
         return _fcall(c, argv, False)
     fn = found[1]
     read_only = "no-writes" in fn.flags

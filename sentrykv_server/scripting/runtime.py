@@ -239,8 +239,8 @@ class LuaEngine:
         one frame: a script running, string (or plain integer) arguments, a command
         resolved before (``script_client._ENTRIES``) with the right arity, a caller
         without ACL restrictions or client-side caching, no MONITOR, no checkpoint's
-        copy-on-write guard, and for a write, a script that may write (not read-only, no
-        disk-error or replication gate shut when it first writes).  It then does what
+        copy-on-write guard, and for a write, a script that may write (not read-only, and
+        no server-wide gate, ``Server.gated``, when it first writes).  It then does what
         :func:`sentrykv_server.dispatch.call` does for a script's client (handler,
         commandstats, slowlog) without the checks that cannot apply.  Everything else
         takes :meth:`_run_command`, i.e. scriptCall's refusals and ``dispatch.call``.
@@ -268,8 +268,8 @@ class LuaEngine:
         if entry.write:
             if ctx.read_only or server.cow_guard is not None:
                 return self._run_command(ctx, argv)
-            if not ctx.write_dirty:  # the first write: scriptCall's gates, when none is shut
-                if server.write_error is not None or server.repl.gated:
+            if not ctx.write_dirty:  # the first write: scriptCall's gates (disk error,
+                if server.gated:     # replication, maxmemory), when none can be shut
                     return self._run_command(ctx, argv)
                 ctx.write_dirty = True
         elif ctx.read_only and entry.refused_read_only:
