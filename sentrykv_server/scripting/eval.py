@@ -26,7 +26,7 @@ from sentrykv_server.commands.errors import (
 )
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
-from sentrykv_server.scripting.runtime import RunCtx, get_engine
+from sentrykv_server.scripting.runtime import get_engine
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -76,6 +76,8 @@ class Script:
     body: bytes
     function: Any
     flags: frozenset[str] | None  # None: no shebang (Redis's EVAL compatibility mode)
+    name: str = ""  # the SHA1 as text (error messages, FUNCTION/SCRIPT KILL)
+    allow_oom: bool = False
 
 
 class ScriptCache:
@@ -99,7 +101,7 @@ class ScriptCache:
         fn, err = engine.compile_eval(body[shebang_len:])
         if fn is None:
             raise CommandError(f"ERR Error compiling script (new function): {err}")
-        script = Script(body, fn, flags)
+        script = Script(body, fn, flags, sha.decode(), flags is not None and "allow-oom" in flags)
         self.scripts[sha] = script
         self.body_bytes += len(body) + 40
         return sha, script
@@ -193,24 +195,35 @@ def numkeys_of(argv: list[bytes]) -> int:
     return numkeys
 
 
+# numkeys as scripts usually give it: a dict probe instead of parse_int's checks.
+SMALL_NUMKEYS = {str(i).encode(): i for i in range(16)}
+
+
 def _eval(c: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> Any:
     server = c.server
     if server.monitors:  # EVAL is shown before the commands it runs (skip_monitor flag)
         server.feed_monitors(c, argv)
-    if evalsha and len(argv[1]) != 40:
-        raise CommandError(NOSCRIPT)
-    numkeys = numkeys_of(argv)
     engine, cache = scripting(server)
+    numkeys = SMALL_NUMKEYS.get(argv[2])
     if evalsha:
-        sha = argv[1].lower()
-        script = cache.get(sha)
+        # A cached SHA as clients send it (lower case) is one probe; the rest as Redis does.
+        script = cache.scripts.get(argv[1])
         if script is None:
-            raise CommandError(NOSCRIPT)
+            if len(argv[1]) != 40:
+                raise CommandError(NOSCRIPT)
+            if numkeys is None or numkeys > len(argv) - 3:
+                numkeys = numkeys_of(argv)
+            script = cache.get(argv[1].lower())
+            if script is None:
+                raise CommandError(NOSCRIPT)
     else:
-        sha, script = cache.add(engine, argv[1])
+        if numkeys is None or numkeys > len(argv) - 3:
+            numkeys = numkeys_of(argv)
+        _sha, script = cache.add(engine, argv[1])
+    if numkeys is None or numkeys > len(argv) - 3:
+        numkeys = numkeys_of(argv)
     ro = prepare_run(c, script.flags, read_only)
-    ctx = RunCtx(c, engine.client, sha.decode(), True, ro,
-                 script.flags is not None and "allow-oom" in script.flags, argv)
+    ctx = engine.new_ctx(c, script.name, True, ro, script.allow_oom, argv)
     return engine.run(ctx, script.function, numkeys, argv[3:])
 
 
@@ -226,7 +239,31 @@ def _register(name: str, evalsha: bool, read_only: bool, since: str, summary: st
 
 
 _register("eval", False, False, "2.6.0", "Run a Lua script.")
-_register("evalsha", True, False, "2.6.0", "Run a cached Lua script by its SHA1.")
+
+
+@command("evalsha", -3, _EVAL_FLAGS, group="scripting", since="2.6.0",
+         summary="Run a cached Lua script by its SHA1.")
+def evalsha_cmd(c: Client, argv: list[bytes]) -> Any:
+    """EVALSHA, the common case in one frame: a cached script without a shebang, its
+    SHA1 as sent, a small numkeys, no MONITOR and no server-wide gate (``Server.gated``:
+    then prepare_run has nothing to refuse); anything else takes :func:`_eval`."""
+    server = c.server
+    engine = server.lua_engine
+    cache = engine.script_cache if engine is not None else None
+    script = cache.scripts.get(argv[1]) if cache is not None else None
+    numkeys = SMALL_NUMKEYS.get(argv[2])
+    if (script is None or script.flags is not None or numkeys is None or numkeys > len(argv) - 3
+            or server.monitors or server.gated):
+        return _eval(c, argv, True, False)
+    ctx = engine.spare
+    if ctx is None:
+        ctx = engine.new_ctx(c, script.name, True, False, False, argv)
+    else:
+        engine.spare = None
+        ctx.reset(c, script.name, True, False, False, argv)
+    return engine.run(ctx, script.function, numkeys, argv[3:])
+
+
 _register("eval_ro", False, True, "7.0.0", "Run a read-only Lua script.")
 _register("evalsha_ro", True, True, "7.0.0", "Run a cached read-only Lua script by its SHA1.")
 
