@@ -38,6 +38,7 @@ from typing import Any
 from sentrykv_server.store.access import CREATE, TOUCH, AccessClock, LFUCounters
 from sentrykv_server.store.clock import now_ms
 from sentrykv_server.store.memory import BYTES_OBJECT, INT_COST, alloc, getsizeof
+from sentrykv_server.store.shared import SHARED_MAX_LEN, is_shared, share, share_values
 from sentrykv_server.store.types import TYPES
 
 ExpireHook = Callable[[int, bytes], None]
@@ -49,6 +50,12 @@ _NO_METER: Meter = (0, 0, 0, 0)
 # re-measured when their length moved by more than an eighth or after this many passes.
 METER_SAMPLES = 16
 METER_PASSES = 32
+
+
+def string_cost(value: bytes) -> int:
+    """What a stored string value adds to ``Database.mem``: its length, or, when it is the
+    shared object (store/shared.py), minus the object header ``dataset()`` adds per key."""
+    return -BYTES_OBJECT if is_shared(value) else len(value)
 
 
 def measure(value: Any) -> Meter:
@@ -160,13 +167,15 @@ class Database:
         """Put the value in the dict, stamp its access field, account its memory."""
         data = self.data
         old = data.get(key)
+        if type(value) is bytes and len(value) <= SHARED_MAX_LEN:
+            value = share(value)
         data[key] = value
         self.lru[key] = self.wclock
         # Memory accounting, inlined for strings: lengths only (see the module docstring).
         if type(old) is bytes and type(value) is bytes:
-            self.mem += len(value) - len(old)
+            self.mem += string_cost(value) - string_cost(old)
         elif old is None and type(value) is bytes:
-            self.mem += len(key) + len(value)
+            self.mem += len(key) + string_cost(value)
             if self.keyring is not None:
                 self.keyring.append(key)
         else:
@@ -209,11 +218,11 @@ class Database:
             if self.keyring is not None:
                 self.keyring.append(key)
         elif type(old) is bytes:
-            self.mem -= len(old)
+            self.mem -= string_cost(old)
         else:
             self.mem -= self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
         if type(value) is bytes:
-            self.mem += len(value)
+            self.mem += string_cost(value)
         else:
             meter = self.sizes[key] = measure(value)
             self.mem += meter[0] - BYTES_OBJECT
@@ -248,7 +257,7 @@ class Database:
             self.expires.pop(key, None)
         self.lru.pop(key, None)
         if type(value) is bytes:
-            self.mem -= len(key) + len(value)
+            self.mem -= len(key) + string_cost(value)
         else:
             self.mem -= len(key) + self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
 
@@ -534,9 +543,12 @@ class Keyspace:
             self.settle()
         return sum(db.dataset() for db in self.dbs)
 
-    def recount(self) -> None:
+    def recount(self, share_loaded: bool = False) -> None:
         """Recompute every database's accounting from scratch (after recovery: the snapshot
-        loader and the replay's fast path fill the dicts directly).  O(keys), once."""
+        loader and the replay's fast path fill the dicts directly).  O(keys), once.
+
+        ``share_loaded``: first replace short values by their shared objects
+        (store/shared.py), as the write paths would have stored them."""
         clock = self.clock
         for db in self.dbs:
             mem = 0
@@ -544,10 +556,17 @@ class Keyspace:
             old = db.lru
             lru = self.new_lru()
             fresh = (clock.minutes << 8) | 5 if self.lfu else clock.lru
-            for key, value in db.data.items():
+            data = db.data
+            for key, value in data.items():
                 if type(value) is bytes:
-                    mem += len(key) + len(value)
+                    if share_loaded and len(value) <= SHARED_MAX_LEN:
+                        shared = share(value)
+                        if shared is not value:
+                            data[key] = value = shared
+                    mem += len(key) + string_cost(value)
                 else:
+                    if share_loaded:
+                        share_values(value)
                     meter = sizes[key] = measure(value)
                     mem += len(key) + meter[0] - BYTES_OBJECT
                 raw = dict.get(old, key)
