@@ -20,7 +20,8 @@ allocator, updated on every change in O(1) (never a walk of the keyspace):
   ``lookup`` touches it, ``peek`` does not (Redis's LOOKUP_NOTOUCH);
 * ``mem``: the modelled bytes of every key and value object (store/memory.py),
   less :data:`BYTES_OBJECT` per object, which :meth:`Database.dataset` adds back
-  per key (so a string overwrite costs one subtraction of lengths);
+  per key (:func:`key_cost`, :func:`string_cost`; a short value shared between
+  keys, store/shared.py, costs no object per key);
   containers changed in place are queued in ``resized`` and re-costed once
   per loop pass by :meth:`Keyspace.settle` (``sizes`` keeps their last cost);
 * ``keyring``: while an ``allkeys-*`` eviction policy is active, the keys in a
@@ -52,10 +53,16 @@ METER_SAMPLES = 16
 METER_PASSES = 32
 
 
+def key_cost(key: bytes) -> int:
+    """What a key object adds to ``Database.mem``: its allocation (33 + len, in pymalloc's
+    16-byte classes) less the :data:`BYTES_OBJECT` that ``dataset()`` adds per key."""
+    return ((len(key) + 48) & -16) - BYTES_OBJECT
+
+
 def string_cost(value: bytes) -> int:
-    """What a stored string value adds to ``Database.mem``: its length, or, when it is the
-    shared object (store/shared.py), minus the object header ``dataset()`` adds per key."""
-    return -BYTES_OBJECT if is_shared(value) else len(value)
+    """What a stored string value adds to ``Database.mem``: like :func:`key_cost`, or, when
+    it is a shared object (store/shared.py), minus the header ``dataset()`` adds per key."""
+    return -BYTES_OBJECT if is_shared(value) else ((len(value) + 48) & -16) - BYTES_OBJECT
 
 
 def measure(value: Any) -> Meter:
@@ -175,7 +182,7 @@ class Database:
         if type(old) is bytes and type(value) is bytes:
             self.mem += string_cost(value) - string_cost(old)
         elif old is None and type(value) is bytes:
-            self.mem += len(key) + string_cost(value)
+            self.mem += key_cost(key) + string_cost(value)
             if self.keyring is not None:
                 self.keyring.append(key)
         else:
@@ -214,7 +221,7 @@ class Database:
     def _account_store(self, key: bytes, old: Any, value: Any) -> None:
         """The general case of :meth:`set`'s accounting: containers, or a type change."""
         if old is None:
-            self.mem += len(key)
+            self.mem += key_cost(key)
             if self.keyring is not None:
                 self.keyring.append(key)
         elif type(old) is bytes:
@@ -257,9 +264,9 @@ class Database:
             self.expires.pop(key, None)
         self.lru.pop(key, None)
         if type(value) is bytes:
-            self.mem -= len(key) + string_cost(value)
+            self.mem -= key_cost(key) + string_cost(value)
         else:
-            self.mem -= len(key) + self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
+            self.mem -= key_cost(key) + self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
 
     def resize(self, key: bytes) -> None:
         """A container was changed in place: re-cost it at the end of the loop pass."""
@@ -563,12 +570,12 @@ class Keyspace:
                         shared = share(value)
                         if shared is not value:
                             data[key] = value = shared
-                    mem += len(key) + string_cost(value)
+                    mem += key_cost(key) + string_cost(value)
                 else:
                     if share_loaded:
                         share_values(value)
                     meter = sizes[key] = measure(value)
-                    mem += len(key) + meter[0] - BYTES_OBJECT
+                    mem += key_cost(key) + meter[0] - BYTES_OBJECT
                 raw = dict.get(old, key)
                 dict.__setitem__(lru, key, fresh if raw is None else raw)
             db.mem, db.sizes, db.lru, db.resized = mem, sizes, lru, set()
