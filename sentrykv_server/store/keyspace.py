@@ -39,7 +39,14 @@ from typing import Any
 from sentrykv_server.store.access import CREATE, TOUCH, AccessClock, LFUCounters
 from sentrykv_server.store.clock import now_ms
 from sentrykv_server.store.memory import BYTES_OBJECT, INT_COST, alloc, getsizeof
-from sentrykv_server.store.shared import SHARED_MAX_LEN, is_shared, share, share_values
+from sentrykv_server.store.shared import (
+    SHARED,
+    SHARED_MAX_LEN,
+    admit,
+    is_shared,
+    share,
+    share_values,
+)
 from sentrykv_server.store.types import TYPES
 
 ExpireHook = Callable[[int, bytes], None]
@@ -174,17 +181,41 @@ class Database:
         """Put the value in the dict, stamp its access field, account its memory."""
         data = self.data
         old = data.get(key)
-        if type(value) is bytes and len(value) <= SHARED_MAX_LEN:
-            value = share(value)
+        if type(value) is not bytes:
+            data[key] = value
+            self.lru[key] = self.wclock
+            self._account_store(key, old, value)
+            return
+        # Strings, inlined: a short value becomes the shared object (store/shared.py), and
+        # costs no object of its own (string_cost, spelt out: this is the hottest write).
+        n = len(value)
+        if n > SHARED_MAX_LEN:
+            cost = ((n + 48) & -16) - BYTES_OBJECT
+        elif n <= 1:  # CPython's own shared objects
+            cost = -BYTES_OBJECT
+        else:
+            found = SHARED.get(value)
+            if found is not None:
+                value = found
+                cost = -BYTES_OBJECT
+            else:  # not shared yet: admit() returns a new shared object or the value itself
+                made = admit(value)
+                cost = -BYTES_OBJECT if made is not value else ((n + 48) & -16) - BYTES_OBJECT
+                value = made
         data[key] = value
         self.lru[key] = self.wclock
-        # Memory accounting, inlined for strings: lengths only (see the module docstring).
-        if type(old) is bytes and type(value) is bytes:
-            self.mem += string_cost(value) - string_cost(old)
-        elif old is None and type(value) is bytes:
-            self.mem += key_cost(key) + string_cost(value)
+        if old is None:
+            self.mem += ((len(key) + 48) & -16) - BYTES_OBJECT + cost
             if self.keyring is not None:
                 self.keyring.append(key)
+        elif type(old) is bytes:
+            if old is not value:  # (the same shared value again costs nothing more)
+                n = len(old)
+                if n > SHARED_MAX_LEN or (n > 1 and SHARED.get(old) is not old):
+                    cost -= ((n + 48) & -16) - BYTES_OBJECT
+                else:
+                    cost += BYTES_OBJECT
+                self.mem += cost
         else:
             self._account_store(key, old, value)
 

@@ -36,32 +36,40 @@ SHARED_LIMIT: Final = 4096
 # Candidates seen once, cleared when this many are waiting.
 CANDIDATE_LIMIT: Final = 1024
 
-_table: dict[bytes, bytes] = {}
+# value -> its shared object; writers look it up directly before calling share().
+SHARED: Final[dict[bytes, bytes]] = {}
 _candidates: dict[bytes, bytes] = {}
 _objects = 0  # bytes of the shared objects themselves
 
 
 def share(value: bytes) -> bytes:
     """The shared object equal to ``value`` when there is one (or ``value`` becomes it), else ``value``."""
-    global _objects
-    if len(value) > SHARED_MAX_LEN or len(value) <= 1:  # CPython shares b"" and 1-byte values
+    n = len(value)
+    if n > SHARED_MAX_LEN or n <= 1:  # CPython shares b"" and the 1-byte values itself
         return value
-    found = _table.get(value)
+    found = SHARED.get(value)
     if found is not None:
         return found
-    if len(_table) < SHARED_LIMIT:
-        if value in _candidates:  # the second store: the value becomes shared
-            del _candidates[value]
-            # A fresh object, so no key already holds (and accounted) the shared one.
-            fresh = bytes(bytearray(value))
-            _table[fresh] = fresh
-            _objects += (len(fresh) + 48) & -16
-            return fresh
-        else:
-            if len(_candidates) >= CANDIDATE_LIMIT:
-                _candidates.clear()
-            _candidates[value] = value
-    return value
+    return admit(value)
+
+
+def admit(value: bytes) -> bytes:
+    """``value`` (2..SHARED_MAX_LEN bytes, not shared yet) was stored: note it as a candidate,
+    or, the second time, return a new shared object equal to it (callers checked the rest)."""
+    global _objects
+    if len(SHARED) >= SHARED_LIMIT:
+        return value
+    first = _candidates.setdefault(value, value)
+    if first is value:  # the first store (or the same object again)
+        if len(_candidates) > CANDIDATE_LIMIT:
+            _candidates.clear()
+        return value
+    # The second store: a fresh object, so no key already holds (and accounted) the shared one.
+    del _candidates[value]
+    fresh = bytes(bytearray(value))
+    SHARED[fresh] = fresh
+    _objects += (len(fresh) + 48) & -16
+    return fresh
 
 
 def share_values(value: object) -> None:
@@ -79,16 +87,16 @@ def is_shared(value: bytes) -> bool:
     n = len(value)
     # CPython's own singletons: the empty and every 1-byte bytes object (a rule by length,
     # so it cannot change while a value is stored).
-    return n <= 1 or (n <= SHARED_MAX_LEN and _table.get(value) is value)
+    return n <= 1 or (n <= SHARED_MAX_LEN and SHARED.get(value) is value)
 
 
 def table_bytes() -> int:
     """What the tables cost: their hash tables and the shared objects (candidates are
     counted by the keys holding them)."""
-    if not _table and not _candidates:
+    if not SHARED and not _candidates:
         return 0
-    return sys.getsizeof(_table) + _objects + sys.getsizeof(_candidates)
+    return sys.getsizeof(SHARED) + _objects + sys.getsizeof(_candidates)
 
 
 def count() -> int:
-    return len(_table)
+    return len(SHARED)
