@@ -116,11 +116,11 @@ def measure_one(kind: ServerKind, dataset: str, count: int, log_dir: Path,
 
 
 def run(kinds: list[ServerKind], count: int, reps: int, log_dir: Path,
-        report: Callable[[str], None] = print,
-        tmp_base: str | None = None) -> dict[tuple[str, str], list[dict[str, float]]]:
+        report: Callable[[str], None] = print, tmp_base: str | None = None,
+        datasets: tuple[str, ...] = DATASETS) -> dict[tuple[str, str], list[dict[str, float]]]:
     """Every data set on every kind, alternating the order per repetition."""
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
-    for dataset in DATASETS:
+    for dataset in datasets:
         for rep in range(reps):
             order = kinds if rep % 2 == 0 else list(reversed(kinds))
             for kind in order:
@@ -186,14 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=1, help="repetitions per server and data set")
     p.add_argument("--sentrykv-cmd", help="command that starts SentryKV (default: this python -m sentrykv_server)")
     p.add_argument("--redis-cmd", default="redis-server")
+    p.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated subset of "
+                   + ", ".join(DATASETS))
     p.add_argument("--log-dir", type=Path, default=Path("bench/results/memory-per-key-logs"))
     args = p.parse_args(argv)
+    datasets = tuple(args.datasets.split(","))
+    if not set(datasets) <= set(DATASETS):
+        p.error(f"--datasets: choose among {', '.join(DATASETS)}")
     restore = install_signal_handlers()
     kinds = [redis_kind(args.redis_cmd.split()),
              sentrykv_kind(args.sentrykv_cmd.split() if args.sentrykv_cmd else None)]
     try:
         results = run(kinds, args.count, args.reps, args.log_dir,
-                      report=lambda line: print(line, file=sys.stderr, flush=True))
+                      report=lambda line: print(line, file=sys.stderr, flush=True), datasets=datasets)
     finally:
         stop_all()
         restore()

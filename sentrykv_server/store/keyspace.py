@@ -51,9 +51,10 @@ from sentrykv_server.store.types import TYPES
 
 ExpireHook = Callable[[int, bytes], None]
 ChangeHook = Callable[["Database", bytes], None]
-# A container's last cost: (bytes, elements now, elements when last measured, passes since).
-Meter = tuple[int, int, int, int]
-_NO_METER: Meter = (0, 0, 0, 0)
+# A container's last cost: (bytes, elements now, elements when last measured, passes since,
+# bytes of its own structure when last measured: getsizeof, which includes a hash table).
+Meter = tuple[int, int, int, int, int]
+_NO_METER: Meter = (0, 0, 0, 0, 0)
 # Containers are costed from this many elements (exactly when they have no more), and
 # re-measured when their length moved by more than an eighth or after this many passes.
 METER_SAMPLES = 16
@@ -75,7 +76,7 @@ def string_cost(value: bytes) -> int:
 def measure(value: Any) -> Meter:
     """Cost a container from scratch (sampled: O(METER_SAMPLES))."""
     n = len(value)
-    return (TYPES[type(value)].size(value, METER_SAMPLES), n, n, 0)
+    return (TYPES[type(value)].size(value, METER_SAMPLES), n, n, 0, alloc(getsizeof(value)))
 
 
 class Database:
@@ -377,8 +378,9 @@ class Database:
     def settle(self) -> None:
         """Re-cost the containers changed in place since the last call (O(1) amortised each).
 
-        Between full measurements (sampled, O(METER_SAMPLES)) a container's cost
-        follows its length at its last bytes-per-element; it is measured again
+        Between full measurements (sampled, O(METER_SAMPLES)) a container's cost is
+        its structure's ``getsizeof`` now plus its elements at their last cost per
+        element (a table doubling is not spread over the elements); it is measured again
         once its length moved by an eighth or after METER_PASSES passes.
         """
         resized = self.resized
@@ -395,12 +397,16 @@ class Database:
             if meter is None:
                 new = measure(value)
             else:
-                size, count, measured, passes = meter
+                size, count, measured, passes, structure = meter
                 mem -= size
                 if passes >= METER_PASSES or 8 * abs(n - measured) > measured + 8 or not count:
                     new = measure(value)
                 else:
-                    new = (size + (n - count) * size // count, n, measured, passes + 1)
+                    # The structure (a dict's table grows by doubling) is read again, O(1);
+                    # only the elements follow the length at their last cost per element.
+                    now = alloc(getsizeof(value))
+                    elements = size - structure
+                    new = (now + elements + (n - count) * elements // count, n, measured, passes + 1, now)
             sizes[key] = new
             mem += new[0]
         self.mem = mem
