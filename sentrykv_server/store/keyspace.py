@@ -51,9 +51,8 @@ from sentrykv_server.store.types import TYPES
 
 ExpireHook = Callable[[int, bytes], None]
 ChangeHook = Callable[["Database", bytes], None]
-# A container's last cost: (bytes, elements now, elements when last measured, passes since,
-# bytes of its own structure when last measured: getsizeof, which includes a hash table).
-Meter = tuple[int, int, int, int, int]
+# A container's last cost: (bytes, elements now, elements when last measured, passes since).
+Meter = tuple[int, int, int, int, int]  # ... and its structure's bytes when last measured
 _NO_METER: Meter = (0, 0, 0, 0, 0)
 # Containers are costed from this many elements (exactly when they have no more), and
 # re-measured when their length moved by more than an eighth or after this many passes.
