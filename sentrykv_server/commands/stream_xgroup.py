@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.containers import will_modify
-from sentrykv_server.commands.errors import CommandError, parse_int, unknown_subcommand, wrong_args
+from sentrykv_server.commands.errors import (
+    CommandError,
+    c_text,
+    parse_int,
+    unknown_subcommand,
+    wrong_args,
+)
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.streams import changed, get_stream, parse_id, parse_strict_id
 from sentrykv_server.notify import STREAM, notify
@@ -103,7 +109,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
                 "want to use the MKSTREAM option to create an empty stream automatically."
             )
         if group is None and sub in (b"setid", b"createconsumer", b"delconsumer"):
-            k, g = key.decode("utf-8", "replace"), gname.decode("utf-8", "replace")
+            k, g = c_text(key), c_text(gname)
             raise CommandError(f"NOGROUP No such consumer group '{g}' for key name '{k}'")
     if sub == b"create":
         if n > 8:

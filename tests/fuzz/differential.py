@@ -3,8 +3,8 @@
 Commands come from tests/fuzz/generators.py (every family on main, valid and mutated),
 are sent in pipelined batches over a RESP2 and a RESP3 connection to each server, and
 the replies are compared byte for byte.  Only true nondeterminism is normalised, by
-command name (:data:`RANDOM`, :data:`UNORDERED`, :data:`SCANS`, :data:`TTLS`), also
-inside EXEC replies.  SPOP is the one random *write*: it ends its batch and the popped
+command name (:data:`RANDOM`, :data:`UNORDERED`, :data:`SCANS`, :data:`TTLS`, and for the
+later families tests/fuzz/normalise.py, each with its reason), also inside EXEC replies.  SPOP is the one random *write*: it ends its batch and the popped
 set is copied from SentryKV to Redis so both continue from the same state.
 
 Every ``digest_every`` commands the whole state is compared with DEBUG DIGEST (Redis's
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fuzz import generators
+from tests.fuzz import generators, normalise
 from tests.fuzz.resp import parse, split_replies
 
 Argv = tuple[bytes, ...]
@@ -90,7 +90,7 @@ def same(argv: Argv, mine: bytes, theirs: bytes) -> bool:
     if mine == theirs:
         return True
     name = argv[0].upper()
-    if not (name in RANDOM or name in UNORDERED or name in SCANS or name in TTLS):
+    if not (name in RANDOM or name in UNORDERED or name in SCANS or name in TTLS or name in normalise.NAMES):
         return False
     a, b = parse(mine)[0], parse(theirs)[0]
     return same_value(argv, a, b)
@@ -100,6 +100,8 @@ def same_value(argv: Argv, a: Any, b: Any) -> bool:
     if a == b:
         return True
     name = argv[0].upper()
+    if name in normalise.NAMES:
+        return normalise.equivalent(argv, a, b)
     if a[0] != b[0] or a[0] in ("error", "status"):
         return False
     if name in TTLS and a[0] == "int":
