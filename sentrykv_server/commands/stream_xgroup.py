@@ -70,9 +70,12 @@ def check_subcommand(argv: list[bytes], arity: dict[bytes, int], name: str) -> b
     return sub
 
 
-def _entries_read_option(argv: list[bytes], i: int) -> int:
+def _entries_read_option(argv: list[bytes], i: int, loading: bool) -> int:
+    """ENTRIESREAD's value.  Replaying our own log accepts any long long: a group's counter
+    that wrapped past 2**63-1 is logged as the negative number it became (Redis logs it the
+    same way, then its AOF load silently refuses it; recovery must rebuild the state)."""
     value = parse_int(argv[i + 1])
-    if value < 0 and value != INVALID_ENTRIES_READ:
+    if value < 0 and value != INVALID_ENTRIES_READ and not loading:
         raise CommandError("ERR value for ENTRIESREAD must be positive or -1")
     return value
 
@@ -94,7 +97,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
                 mkstream = True
                 i += 1
             elif opt == b"entriesread" and i + 1 < n:
-                entries_read = _entries_read_option(argv, i)
+                entries_read = _entries_read_option(argv, i, c.db.keyspace.loading)
                 i += 2
             else:
                 raise subcommand_syntax(argv)
