@@ -43,12 +43,12 @@ def _upper(argv: Argv) -> list[bytes]:
     return [a.upper() for a in argv]
 
 
-def _mask_times(value: Any) -> Any:
+def mask_times(value: Any) -> Any:
     kind = value[0]
     if kind == "int" and abs(int(value[1])) > 10**12:
         return _MASK
     if kind == "map":
-        return (kind, [(k, _MASK if k[1] in _TIME_KEYS else _mask_times(v)) for k, v in value[1]])
+        return (kind, [(k, _MASK if k[1] in _TIME_KEYS else mask_times(v)) for k, v in value[1]])
     if kind in ("array", "set"):
         items = list(value[1])
         out = []
@@ -56,7 +56,7 @@ def _mask_times(value: Any) -> Any:
             if i and items[i - 1][0] in ("bulk", "status") and items[i - 1][1] in _TIME_KEYS and i % 2:
                 out.append(_MASK)
             else:
-                out.append(_mask_times(item))
+                out.append(mask_times(item))
         return (kind, out)
     return value
 
@@ -94,7 +94,7 @@ def equivalent(argv: Argv, a: Any, b: Any) -> bool:
     if name == b"XADD" and b"*" in argv:
         return True
     if name == b"XINFO":
-        return bool(_mask_times(a) == _mask_times(b))
+        return bool(mask_times(a) == mask_times(b))
     if name == b"XPENDING" and len(argv) > 3:
         return bool(_pending_masked(a) == _pending_masked(b))
     if name == b"OBJECT" and len(args) > 1 and args[1] == b"IDLETIME" and a[0] == "int":
