@@ -390,7 +390,7 @@ def xclaim_cmd(c: Client, argv: list[bytes]) -> Any:
             j += 1
             last_id = parse_strict_id(argv[j])
         else:
-            raise CommandError(f"ERR Unrecognized XCLAIM option '{argv[j].decode('utf-8', 'replace')}'")
+            raise CommandError(f"ERR Unrecognized XCLAIM option '{c_text(argv[j])}'")
         j += 1
     will_modify(db, key)
     moved = last_id > group.last_id

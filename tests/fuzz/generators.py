@@ -322,7 +322,9 @@ def draw(r: random.Random, invalid: float = 0.1) -> Argv:
     # zl keeps score 0 only; a blocking command must keep its short timeout (0 blocks forever).
     # CONFIG GET stays as drawn: a mutated pattern ("*") would read the server's identity.
     if r.random() < invalid and argv[:2] not in ((b"ZADD", b"zl"), (b"CONFIG", b"GET")) and argv[0] not in _BLOCKING:
-        if argv[0] not in gen_data.STREAM_COMMANDS:
+        if argv[0] in (b"SORT", b"SORT_RO"):  # the source keeps its known type (gen_data.py)
+            argv = (*argv[:2], *mutate(r, argv)[2:])
+        elif argv[0] not in gen_data.STREAM_COMMANDS:
             argv = mutate(r, argv)
         elif b"*" not in argv and b"BLOCK" not in argv:  # an auto ID or a block must stay as drawn
             argv = mutate(r, argv, gen_data.NO_STAR)
