@@ -69,8 +69,8 @@ def not_integer() -> CommandError:
 def unknown_subcommand(sub: bytes, cmd: str | bytes) -> CommandError:
     """``cmd`` may be argv[0] itself: Redis names the command as the client sent it (a
     renamed CONFIG says "Try CFG HELP.")."""
-    text = sub.split(b"\0", 1)[0][:128].decode("utf-8", "replace")  # Redis prints a C string
-    name = cmd.decode("utf-8", "replace") if isinstance(cmd, bytes) else cmd
+    text = sub.split(b"\0", 1)[0][:128].decode("utf-8", "surrogateescape")  # Redis prints a C string
+    name = cmd.decode("utf-8", "surrogateescape") if isinstance(cmd, bytes) else cmd
     return CommandError(
         f"ERR unknown subcommand '{text}'. Try {name.upper()} HELP."
     )

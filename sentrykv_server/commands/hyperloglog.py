@@ -19,7 +19,7 @@ import math
 import random
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, wrong_type
+from sentrykv_server.commands.errors import CommandError, c_text, wrong_type
 from sentrykv_server.commands.registry import command
 from sentrykv_server.notify import STRING, notify
 from sentrykv_server.store import hyperloglog as hll
@@ -244,4 +244,4 @@ def pfdebug_cmd(c: Client, argv: list[bytes]) -> Any:
         return hll.decode_sparse(value)
     if sub == b"encoding":
         return "dense" if value[4] == hll.DENSE else "sparse"
-    raise CommandError(f"ERR Unknown PFDEBUG subcommand '{argv[1].decode('utf-8', 'replace')}'")
+    raise CommandError(f"ERR Unknown PFDEBUG subcommand '{c_text(argv[1])}'")

@@ -27,6 +27,7 @@ from sentrykv_server.commands.blocking_cmds import _block
 from sentrykv_server.commands.containers import will_modify
 from sentrykv_server.commands.errors import (
     CommandError,
+    c_text,
     parse_int,
     syntax_error,
 )
@@ -51,6 +52,7 @@ from sentrykv_server.store.stream import (
     Pending,
     Stream,
     id_bytes,
+    wrap64,
 )
 
 if TYPE_CHECKING:
@@ -132,7 +134,7 @@ def log_group_id(c: Client, db: Database, key: bytes, group: Group) -> None:
 
 
 def nogroup(key: bytes, group: bytes, suffix: str = "") -> CommandError:
-    k, g = key.decode("utf-8", "replace"), group.decode("utf-8", "replace")
+    k, g = c_text(key), c_text(group)
     return CommandError(f"NOGROUP No such key '{k}' or consumer group '{g}'{suffix}")
 
 
@@ -153,7 +155,8 @@ def deliver_new(c: Client, db: Database, key: bytes, s: Stream, group: Group, co
     for packed, _blob in items:
         if packed > group.last_id:
             if group.entries_read != INVALID_ENTRIES_READ and not has_tombstones(s, packed):
-                group.entries_read += 1
+                # a long long in Redis: past 2**63-1 it wraps (ENTRIESREAD set near the top)
+                group.entries_read = wrap64(group.entries_read + 1)
             elif s.entries_added:
                 group.entries_read = estimate_entries_read(s, packed)
             group.last_id = packed
@@ -387,7 +390,7 @@ def xclaim_cmd(c: Client, argv: list[bytes]) -> Any:
             j += 1
             last_id = parse_strict_id(argv[j])
         else:
-            raise CommandError(f"ERR Unrecognized XCLAIM option '{argv[j].decode('utf-8', 'replace')}'")
+            raise CommandError(f"ERR Unrecognized XCLAIM option '{c_text(argv[j])}'")
         j += 1
     will_modify(db, key)
     moved = last_id > group.last_id

@@ -13,7 +13,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, check_subcommand, parse_int
+from sentrykv_server.commands.errors import CommandError, c_text, check_subcommand, parse_int
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.stream_groups import group_lag
 from sentrykv_server.commands.stream_xgroup import subcommand_syntax
@@ -130,7 +130,7 @@ def xinfo_cmd(c: Client, argv: list[bytes]) -> Any:
     if sub == b"consumers":
         group = s.groups.get(argv[3])
         if group is None:
-            g, k = argv[3].decode("utf-8", "replace"), argv[2].decode("utf-8", "replace")
+            g, k = c_text(argv[3]), c_text(argv[2])
             raise CommandError(f"NOGROUP No such consumer group '{g}' for key name '{k}'")
         now = c.db.keyspace.now()
         return [

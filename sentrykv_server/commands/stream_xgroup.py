@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sentrykv_server.commands.containers import will_modify
 from sentrykv_server.commands.errors import (
     CommandError,
+    c_text,
     check_subcommand,
     parse_int,
 )
@@ -57,9 +58,12 @@ def subcommand_syntax(argv: list[bytes]) -> CommandError:
     )
 
 
-def _entries_read_option(argv: list[bytes], i: int) -> int:
+def _entries_read_option(argv: list[bytes], i: int, loading: bool) -> int:
+    """ENTRIESREAD's value.  Replaying our own log accepts any long long: a group's counter
+    that wrapped past 2**63-1 is logged as the negative number it became (Redis logs it the
+    same way, then its AOF load silently refuses it; recovery must rebuild the state)."""
     value = parse_int(argv[i + 1])
-    if value < 0 and value != INVALID_ENTRIES_READ:
+    if value < 0 and value != INVALID_ENTRIES_READ and not loading:
         raise CommandError("ERR value for ENTRIESREAD must be positive or -1")
     return value
 
@@ -81,7 +85,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
                 mkstream = True
                 i += 1
             elif opt == b"entriesread" and i + 1 < n:
-                entries_read = _entries_read_option(argv, i)
+                entries_read = _entries_read_option(argv, i, c.db.keyspace.loading)
                 i += 2
             else:
                 raise subcommand_syntax(argv)
@@ -96,7 +100,7 @@ def xgroup_cmd(c: Client, argv: list[bytes]) -> Any:
                 "want to use the MKSTREAM option to create an empty stream automatically."
             )
         if group is None and sub in (b"setid", b"createconsumer", b"delconsumer"):
-            k, g = key.decode("utf-8", "replace"), gname.decode("utf-8", "replace")
+            k, g = c_text(key), c_text(gname)
             raise CommandError(f"NOGROUP No such consumer group '{g}' for key name '{k}'")
     if sub == b"create":
         if n > 8:

@@ -27,7 +27,7 @@ from sentrykv_server.commands.errors import (
 )
 from sentrykv_server.commands.registry import command
 from sentrykv_server.notify import STREAM, notify
-from sentrykv_server.protocol.reply import NULL_ARRAY, Raw
+from sentrykv_server.protocol.reply import NULL_ARRAY, Raw, to_bytes
 from sentrykv_server.store.stream import MASK64, MAX_ID, Stream, id_bytes
 
 if TYPE_CHECKING:
@@ -130,9 +130,14 @@ def range_reply(s: Stream, start: int, end: int, count: int = 0, rev: bool = Fal
 
 
 def keyed_reply(c: Client, pairs: list[tuple[bytes, Any]]) -> Any:
-    """XREAD/XREADGROUP's outer shape: RESP3 map of key -> entries, RESP2 array of pairs."""
+    """XREAD/XREADGROUP's outer shape: RESP3 map of key -> entries, RESP2 array of pairs.
+
+    A key named twice (``STREAMS s s 0 0``) is answered twice, as Redis does, so a RESP3
+    map with a repeated key is written out by hand (a dict would keep one)."""
     if c.resp3:
-        return dict(pairs)
+        if len({key for key, _ in pairs}) == len(pairs):
+            return dict(pairs)
+        return Raw(b"%%%d\r\n" % len(pairs) + b"".join(to_bytes(k, True) + to_bytes(v, True) for k, v in pairs))
     return [[key, value] for key, value in pairs]
 
 
@@ -353,11 +358,11 @@ def xadd_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("xtrim", -4, "write", 1, 1, 1, group="stream", since="5.0.0")
 def xtrim_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Trim a stream by MAXLEN or MINID."""
+    """Trim a stream by MAXLEN or MINID (the arguments are checked before the key, as Redis)."""
+    args = parse_trim_args(c, argv, False)
     db, key, s = c.db, argv[1], get_stream(c.db, argv[1], False)
     if s is None:
         return 0
-    args = parse_trim_args(c, argv, False)
     will_modify(db, key)
     deleted, exact = trim(s, args)
     if deleted:
@@ -425,8 +430,8 @@ def xsetid_cmd(c: Client, argv: list[bytes]) -> Any:
             raise CommandError("ERR The ID specified in XSETID is smaller than the target stream top item")
         if entries_added != -1 and s.length > entries_added:
             raise CommandError("ERR The entries_added specified in XSETID is smaller than the target stream length")
-    if new < s.max_deleted:
-        raise CommandError("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
+    # Redis 7.0 does not compare the new ID with the stream's current max-deleted-entry-id
+    # (only with a MAXDELETEDID given in the same call): XSETID 0-1 after XDEL 3-0 is OK.
     will_modify(db, key)
     s.last_id = new
     if entries_added != -1:

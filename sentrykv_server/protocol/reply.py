@@ -122,9 +122,10 @@ def encode_bulk_array(out: bytearray, items: list[bytes]) -> None:
 
 
 def encode_error(message: str) -> bytes:
-    """An error line; CR/LF inside the message would break framing, so they become spaces."""
+    """An error line; CR/LF inside the message would break framing, so they become spaces
+    (after trimming them off both ends, as Redis's addReplyErrorFormat does)."""
     if "\r" in message or "\n" in message:
-        message = message.replace("\r", " ").replace("\n", " ")
+        message = message.strip("\r\n").replace("\r", " ").replace("\n", " ")
     return b"-" + message.encode("utf-8", "surrogateescape") + b"\r\n"  # raw bytes kept (errors.py)
 
 

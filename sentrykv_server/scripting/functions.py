@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, check_subcommand, parse_int
+from sentrykv_server.commands.errors import CommandError, c_text, check_subcommand, parse_int
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import SetReply
 from sentrykv_server.scripting import function_dump
@@ -248,7 +248,7 @@ def _load(c: Client, argv: list[bytes]) -> Any:
             replace = True
             rest = rest[1:]
         else:
-            raise CommandError(f"ERR Unknown option given: {rest[0].decode('utf-8', 'replace')}")
+            raise CommandError(f"ERR Unknown option given: {c_text(rest[0])}")
     libs = libraries(c.server)
     code = rest[0]
     engine_name, name = parse_metadata(code)
@@ -275,7 +275,12 @@ def _delete(c: Client, argv: list[bytes]) -> Any:
 
 
 def _flush(c: Client, argv: list[bytes]) -> Any:
-    if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
+    if len(argv) > 3:  # functionFlushCommand: addReplySubcommandSyntaxError
+        raise CommandError(
+            f"ERR unknown subcommand or wrong number of arguments for '{c_text(argv[1])}'. "
+            "Try FUNCTION HELP."
+        )
+    if len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
         raise CommandError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
     c.server.functions = Libraries()
     _propagate(c, argv)
@@ -296,7 +301,7 @@ def _list(c: Client, argv: list[bytes]) -> Any:
             i += 1
             pattern = argv[i]
         else:
-            raise CommandError(f"ERR Unknown argument {arg.decode('utf-8', 'replace')}")
+            raise CommandError(f"ERR Unknown argument {c_text(arg)}")
         i += 1
     match = compile_glob(pattern, True) if pattern is not None else None
     out = []
@@ -328,7 +333,7 @@ def _dump(c: Client, argv: list[bytes]) -> Any:
 def _restore(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 4:
         raise CommandError(
-            f"ERR unknown subcommand or wrong number of arguments for '{argv[1].decode('utf-8', 'replace')}'. "
+            f"ERR unknown subcommand or wrong number of arguments for '{c_text(argv[1])}'. "
             "Try FUNCTION HELP."
         )
     policy = argv[3].lower() if len(argv) == 4 else b"append"

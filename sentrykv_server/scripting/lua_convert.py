@@ -234,7 +234,7 @@ def _encode(out: bytearray, value: Any, resp3: bool, script_resp3: bool) -> None
         return
     err = value[b"err"]
     if type(err) is bytes:
-        msg = err
+        msg = err.strip(b"\r\n")  # addReplyErrorFormat trims CR/LF off both ends
         out += b"-" + _crlf_to_spaces(msg) + b"\r\n"
         return
     ok = value[b"ok"]

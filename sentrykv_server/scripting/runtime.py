@@ -160,7 +160,7 @@ class LuaEngine:
         """A script body as a Lua function (chunk ``@user_script``), or the compile error."""
         fn, err = self._compile_eval(body, b"@user_script")
         if fn is None:
-            return None, err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+            return None, err.decode("utf-8", "surrogateescape") if isinstance(err, bytes) else str(err)
         return fn, None
 
     def load_library(self, code: bytes, registrar: Any) -> str | None:
@@ -174,7 +174,7 @@ class LuaEngine:
             self.registrar = None
         if ok:
             return None
-        return err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+        return err.decode("utf-8", "surrogateescape") if isinstance(err, bytes) else str(err)
 
     def memory(self) -> int:
         """Bytes the Lua heap holds (used_memory_lua / used_memory_vm_eval)."""
@@ -226,9 +226,9 @@ class LuaEngine:
         if msg is None:
             text = "ERR unknown error"
         else:
-            text = msg.decode("utf-8", "replace")
+            text = msg.decode("utf-8", "surrogateescape")
         if source is not None and line is not None:
-            text += f" script: {ctx.name}, on {source.decode('utf-8', 'replace')}:{line.decode()}."
+            text += f" script: {ctx.name}, on {source.decode('utf-8', 'surrogateescape')}:{line.decode()}."
         raise CommandError(text)
 
     # -- callbacks (called from Lua; they must never raise) --------------------------------

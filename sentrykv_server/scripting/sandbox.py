@@ -359,9 +359,13 @@ end
 -- Errors -------------------------------------------------------------------------------
 -- Redis's __redis__err__handler: turn any error into {err=...} and attribute it to the
 -- script line that caused it (skipping one C frame, and every frame of this chunk).
+-- The bundled libraries are Lua chunks here but C in Redis: their frames are skipped too, so
+-- an error inside cjson.decode is attributed to the script's line, as Redis does.
+local LIB_CHUNKS = {["=support"] = true, ["=bit"] = true, ["=struct"] = true, ["=cmsgpack"] = true,
+                    ["=cjson"] = true}
 local function skip_internal(lvl)
   local i = getinfo(lvl, "Sl")
-  while i and (i.source == INTERNAL or i.what == "tail") do
+  while i and (i.source == INTERNAL or LIB_CHUNKS[i.source] or i.what == "tail") do
     lvl = lvl + 1
     i = getinfo(lvl, "Sl")
   end

@@ -193,6 +193,17 @@ def lat_distance(lat1: float, lat2: float) -> float:
     return EARTH_RADIUS_IN_METERS * math.fabs(deg_rad(lat2) - deg_rad(lat1))
 
 
+def c_cos(x: float) -> float:
+    """C's cos: NaN for an infinite argument (Python raises), e.g. a radius of ``inf``."""
+    return math.cos(x) if math.isfinite(x) else math.nan
+
+
+def c_asin(x: float) -> float:
+    """C's asin: NaN outside [-1, 1] (Python raises); rounding can push haversine's argument
+    one ulp past 1 for points nearly antipodal."""
+    return math.asin(x) if -1.0 <= x <= 1.0 else math.nan
+
+
 def distance(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Haversine great-circle distance in meters (geohashGetDistance)."""
     lon1r = deg_rad(lon1)
@@ -204,7 +215,7 @@ def distance(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     lat2r = deg_rad(lat2)
     u = math.sin((lat2r - lat1r) / 2)
     a = u * u + math.cos(lat1r) * math.cos(lat2r) * v * v
-    return 2.0 * EARTH_RADIUS_IN_METERS * math.asin(math.sqrt(a))
+    return 2.0 * EARTH_RADIUS_IN_METERS * c_asin(math.sqrt(a))
 
 
 # -- search areas ------------------------------------------------------------------------
@@ -228,7 +239,7 @@ class Shape:
         each point's taken from the decode cache; the arithmetic is that of
         :func:`distance` and :func:`lat_distance` operation for operation.
         """
-        sin, asin, sqrt, fabs = math.sin, math.asin, math.sqrt, math.fabs
+        sin, asin, sqrt, fabs = math.sin, c_asin, math.sqrt, math.fabs
         two_r = 2.0 * EARTH_RADIUS_IN_METERS
         c_lon = deg_rad(self.x)
         c_lat = deg_rad(self.y)
@@ -303,8 +314,8 @@ def bounding_box(shape: Shape) -> list[float]:
     height = shape.conversion * half_h
     width = shape.conversion * half_w
     lat_delta = rad_deg(height / EARTH_RADIUS_IN_METERS)
-    long_delta_top = rad_deg(width / EARTH_RADIUS_IN_METERS / math.cos(deg_rad(lat + lat_delta)))
-    long_delta_bottom = rad_deg(width / EARTH_RADIUS_IN_METERS / math.cos(deg_rad(lat - lat_delta)))
+    long_delta_top = rad_deg(width / EARTH_RADIUS_IN_METERS / c_cos(deg_rad(lat + lat_delta)))
+    long_delta_bottom = rad_deg(width / EARTH_RADIUS_IN_METERS / c_cos(deg_rad(lat - lat_delta)))
     southern = lat < 0
     delta = long_delta_bottom if southern else long_delta_top
     return [lon - delta, lat - lat_delta, lon + delta, lat + lat_delta]

@@ -231,7 +231,9 @@ def sparse_registers(buf: bytes | bytearray) -> bytes:
     for value, run in sparse_runs(buf):
         if value:
             if index + run > REGISTERS:
-                break
+                # a value run past the last register: invalid even if the runs before it
+                # covered exactly 16384 (redis-server 7.0.15 as shipped: INVALIDOBJ)
+                raise CorruptHLL()
             out[index:index + run] = bytes((value,)) * run
         index += run
     if index != REGISTERS:

@@ -57,6 +57,12 @@ _T4 = b"*4\r\n" + b"$%d\r\n%s\r\n" * 4
 _T6 = b"*6\r\n" + b"$%d\r\n%s\r\n" * 6
 
 
+def wrap64(value: int) -> int:
+    """A counter Redis keeps in a long long (entries_added, entries_read): XSETID ENTRIESADDED /
+    XGROUP ENTRIESREAD can set it to 2**63-1, and the next increment wraps to -2**63."""
+    return value if value <= 0x7FFFFFFFFFFFFFFF else value - (1 << 64)
+
+
 def encode_fields(pairs: list[bytes]) -> bytes:
     """Field/value arguments as the RESP array Redis replies with (the stored blob).
 
@@ -364,7 +370,7 @@ class Stream:
         node.blobs.append(encode_fields(pairs))
         node.last = packed
         self.length += 1
-        self.entries_added += 1
+        self.entries_added = wrap64(self.entries_added + 1)
         self.last_id = packed
 
     # -- lookups ---------------------------------------------------------------------------

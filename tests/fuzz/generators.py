@@ -73,16 +73,16 @@ def key(r: random.Random, prefer: Sequence[bytes] = ()) -> bytes:
     return pick(r, KEYS)
 
 
-def mutate(r: random.Random, argv: Argv) -> Argv:
+def mutate(r: random.Random, argv: Argv, junk: Sequence[bytes] = JUNK) -> Argv:
     """An invalid variant: drop, repeat or replace one argument (never the command name)."""
     args = list(argv)
     roll = r.random()
     if roll < 0.3 and len(args) > 1:
         del args[r.randrange(1, len(args))]
     elif roll < 0.5:
-        args.insert(r.randrange(1, len(args) + 1), pick(r, JUNK))
+        args.insert(r.randrange(1, len(args) + 1), pick(r, junk))
     elif len(args) > 1:
-        args[r.randrange(1, len(args))] = pick(r, JUNK)
+        args[r.randrange(1, len(args))] = pick(r, junk)
     return tuple(args)
 
 
@@ -309,6 +309,8 @@ register("config", [
 
 
 _BLOCKING = frozenset({b"BLPOP", b"BRPOP", b"BLMOVE", b"BZPOPMIN", b"BZPOPMAX", b"BLMPOP", b"BZMPOP"})
+# The later families register themselves (they import the alphabets above).
+from tests.fuzz import gen_data, gen_scripts  # noqa: E402,F401
 
 
 def draw(r: random.Random, invalid: float = 0.1) -> Argv:
@@ -318,6 +320,12 @@ def draw(r: random.Random, invalid: float = 0.1) -> Argv:
     templates = FAMILIES[family]
     argv = templates[r.randrange(len(templates))](r)
     # zl keeps score 0 only; a blocking command must keep its short timeout (0 blocks forever).
-    if r.random() < invalid and argv[:2] != (b"ZADD", b"zl") and argv[0] not in _BLOCKING:
-        argv = mutate(r, argv)
+    # CONFIG GET stays as drawn: a mutated pattern ("*") would read the server's identity.
+    if r.random() < invalid and argv[:2] not in ((b"ZADD", b"zl"), (b"CONFIG", b"GET")) and argv[0] not in _BLOCKING:
+        if argv[0] in (b"SORT", b"SORT_RO"):  # the source keeps its known type (gen_data.py)
+            argv = (*argv[:2], *mutate(r, argv)[2:])
+        elif argv[0] not in gen_data.STREAM_COMMANDS:
+            argv = mutate(r, argv)
+        elif b"*" not in argv and b"BLOCK" not in argv:  # an auto ID or a block must stay as drawn
+            argv = mutate(r, argv, gen_data.NO_STAR)
     return argv

@@ -46,7 +46,7 @@ def _digest(port: int) -> bytes:
 def run(requests: int, seed: int, protocol_share: float, slice_requests: int = 20000,
         log: Any = print) -> dict[str, Any]:
     skv = ServerProcess(args=["--appendonly", "yes", "--appendfsync", "everysec"]).start()
-    ref = RedisProcess(args=["--enable-debug-command", "yes"]).start()
+    ref = RedisProcess(args=["--enable-debug-command", "yes", "--sanitize-dump-payload", "yes"]).start()
     assert skv.proc is not None
     pid = skv.proc.pid
     watchdog = Watchdog(skv.port)

@@ -24,7 +24,7 @@ from tests.support.procs import ROOT, RedisProcess, ServerProcess
 @pytest.fixture(scope="module")
 def pair() -> Iterator[tuple[ServerProcess, RedisProcess]]:
     skv = ServerProcess(args=["--appendonly", "yes"]).start()
-    ref = RedisProcess(args=["--enable-debug-command", "yes"]).start()
+    ref = RedisProcess(args=["--enable-debug-command", "yes", "--sanitize-dump-payload", "yes"]).start()
     yield skv, ref
     for proc in (skv, ref):
         proc.stop()

@@ -129,8 +129,13 @@ def read_string(src: Source) -> bytes:
         ulen = read_len(src)
         if clen > src.left():
             raise RdbError(f"compressed string of {clen} bytes, {src.left()} left")
+        data = src.read(clen)
+        if ulen == 0:
+            # Redis compares lzf_decompress's result (0 on any error) with the declared
+            # length: a declared length of 0 loads as "" whatever the compressed bytes.
+            return b""
         try:
-            return lzf.decompress(src.read(clen), ulen)
+            return lzf.decompress(data, ulen)
         except lzf.LzfError as exc:
             raise RdbError(f"LZF: {exc}") from None
     raise RdbError(f"unknown string encoding {length}")
