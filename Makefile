@@ -67,13 +67,16 @@ FUZZ_SEED ?= 1
 fuzz: $(VENV)/.installed-test redis-tools
 	$(BIN)/python -m tests.fuzz.run --requests $(FUZZ_REQUESTS) --seed $(FUZZ_SEED) --json fuzz-report.json
 
-## fuzz-coverage: atheris on every parser target for FUZZ_SECONDS each (corpora in .fuzz-corpus/)
+## fuzz-coverage: atheris on every parser target, the RDB decoder included, for FUZZ_SECONDS each (corpora in .fuzz-corpus/)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := framing wal_records wal_segment snapshot_raw snapshot_blocks
 fuzz-coverage: $(VENV)/.installed-test
 	@for t in $(FUZZ_TARGETS); do mkdir -p .fuzz-corpus/$$t; echo "== $$t"; \
 		$(BIN)/python -m tests.fuzz.coverage.main $$t -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus/$$t \
 		> .fuzz-corpus/$$t.log 2>&1; rc=$$?; tail -3 .fuzz-corpus/$$t.log; [ $$rc = 0 ] || exit $$rc; done
+	@echo "== rdb_payload"; mkdir -p .fuzz-corpus/rdb_payload; \
+		$(BIN)/python tests/fuzz/fuzz_rdb_payload.py -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus/rdb_payload \
+		> .fuzz-corpus/rdb_payload.log 2>&1; rc=$$?; tail -3 .fuzz-corpus/rdb_payload.log; exit $$rc
 
 ## bench: quick side-by-side run against redis-server (under 2 minutes)
 bench: $(VENV)/.installed-test redis-tools

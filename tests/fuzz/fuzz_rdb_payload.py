@@ -96,12 +96,14 @@ def _stream_seeds() -> list[bytes]:
 
 def main() -> None:
     args = list(sys.argv)
-    if not any(not a.startswith("-") for a in args[1:]):
-        corpus = tempfile.mkdtemp(prefix="rdb-fuzz-corpus-")
+    dirs = [a for a in args[1:] if not a.startswith("-")]
+    if not dirs:
+        dirs = [tempfile.mkdtemp(prefix="rdb-fuzz-corpus-")]
+        args.append(dirs[0])
+    if os.path.isdir(dirs[0]) and not os.listdir(dirs[0]):  # an empty corpus starts from the seeds
         for i, seed in enumerate(_seeds()):
-            with open(os.path.join(corpus, f"seed{i}"), "wb") as fh:
+            with open(os.path.join(dirs[0], f"seed{i}"), "wb") as fh:
                 fh.write(seed)
-        args.append(corpus)
     atheris.Setup(args, test_one)
     atheris.Fuzz()
 
