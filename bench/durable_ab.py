@@ -73,12 +73,14 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix=f"dab-{self.kind}-", dir=os.environ.get("DAB_TMP", "/var/tmp"))
         common = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                   "--appendonly", "yes", "--appendfsync", policy]
+        env = dict(env or {})
+        python = env.pop("PYTHON", python)  # a variant may run another checkout (e.g. main)
         if kind == "redis":
             cmd = ["redis-server", *common, "--save", "", "--daemonize", "no"]
         else:
             cmd = [python, "-m", "sentrykv_server", *common]
         self.log = open(os.path.join(self.dir, "..", f"{os.path.basename(self.dir)}.log"), "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **env})
         self.client = redis.Redis(port=self.port, socket_timeout=30)
         deadline = time.time() + 20
         while True:
