@@ -88,7 +88,9 @@ class Server:
         else:
             cmd = [python, "-m", "sentrykv_server", *common]
         self.log = open(os.path.join(self.dir, "..", f"{os.path.basename(self.dir)}.log"), "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        # cwd: not the checkout, whose sentrykv_server would shadow a variant's PYTHONPATH
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **env},
+                                     cwd=self.dir)
         self.client = redis.Redis(port=self.port, socket_timeout=30)
         deadline = time.time() + 20
         while True:

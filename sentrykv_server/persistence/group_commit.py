@@ -197,6 +197,7 @@ class GroupCommitter:
             "wal_bytes_written": self.writer.bytes_written,
             "wal_fsync_in_flight": int(self._in_flight),
             "wal_fsync_worker_pid": self._worker.proc.pid if self._worker is not None else 0,
+            "wal_fsync_on_loop": self.inline_syncs,  # lone-writer fsyncs run on the loop (_sync_inline)
         }
 
     def reset_stats(self) -> None:
