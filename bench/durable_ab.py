@@ -113,6 +113,10 @@ class Server:
                 self.proc.wait()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            os.unlink(self.log.name)
+        except OSError:
+            pass
 
 
 def run_case(server: Server, args: list[str]) -> dict[str, float]:
