@@ -306,3 +306,16 @@ def publish(chart_map: dict[str, list[Path]], img_dir: Path) -> None:
     for paths in chart_map.values():
         for path in paths:
             shutil.copy2(path, img_dir / path.name)
+
+
+_KEPT = re.compile(r"<!-- kept: ([\w-]+) -->.*?<!-- /kept: \1 -->\n?", re.S)
+
+
+def kept_sections(old: str) -> str:
+    """The hand-written sections of an existing report, to carry over when it is rewritten.
+
+    Measurements made outside the suites (e.g. docs/benchmarks.md's *Durable write
+    path*, from ``bench.durable_ab``) live between ``<!-- kept: NAME -->`` and
+    ``<!-- /kept: NAME -->``; a regenerated report would otherwise drop them.
+    """
+    return "".join(m.group(0) if m.group(0).endswith("\n") else m.group(0) + "\n" for m in _KEPT.finditer(old))

@@ -28,6 +28,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.persistence.fault_injection import from_environment
+from sentrykv_server.persistence.group_commit import INLINE_MAX_GROUP
 from sentrykv_server.persistence.records import (
     FEED_CHUNK,
     FRAME_END,
@@ -208,7 +209,8 @@ class Durability:
         self.server = server
         self.writer = writer
         self.committer: GroupCommitter = GroupCommitter(
-            writer, server.config.appendfsync, self._on_durable, self._on_sync_error
+            writer, server.config.appendfsync, self._on_durable, self._on_sync_error,
+            inline_max_group=INLINE_MAX_GROUP,
         )
         self.write_failed: OSError | None = None
         self.sync_failed: BaseException | None = None
@@ -305,6 +307,7 @@ class Durability:
         commands = 0
         while frames and frames[0][0] <= lsn:
             commands += len(frames.popleft()[1])
+        self.committer.last_group = commands
         if self.server.fsync_always:
             self.batch_last = commands
             self.batch_max = max(self.batch_max, commands)

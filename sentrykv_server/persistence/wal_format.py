@@ -111,3 +111,20 @@ def encode_frame(lsn: int, payload: bytes) -> bytes:
         raise WalFormatError(f"payload of {len(payload)} bytes exceeds {MAX_FRAME_PAYLOAD}")
     body = LEN_LSN.pack(len(payload), lsn)
     return U32.pack(crc32c(payload, crc32c(body))) + body + payload
+
+
+def segment_holds_no_frame(path: str) -> bool:
+    """True for a segment file that is only a header, or a header followed by zeros.
+
+    The zeros are space the writer preallocated and never wrote a frame into
+    (wal_writer.py): such a segment holds nothing, like a header-only one.
+    """
+    size = os.path.getsize(path)
+    if size <= HEADER_SIZE:
+        return True
+    with open(path, "rb") as fh:
+        fh.seek(HEADER_SIZE)
+        while chunk := fh.read(1 << 20):
+            if chunk.count(0) != len(chunk):
+                return False
+    return True

@@ -66,6 +66,7 @@ from sentrykv_server.persistence.wal_format import (
     decode_header,
     is_torn_header,
     list_segments,
+    segment_holds_no_frame,
 )
 
 PROGRESS_EVERY = 1 << 16
@@ -109,6 +110,7 @@ class SegmentInfo:
     frames: int = 0
     last_lsn: int | None = None
     skipped: bool = False  # entirely at or before after_lsn: not read
+    zero_tail: int = 0  # bytes of zeros after the last frame: preallocated, never written
 
 
 @dataclass
@@ -197,7 +199,7 @@ class WalScan:
         # The tail region is the last segment holding frames: segments after it
         # that hold only a header were created by rotations just before a crash.
         tail_index = len(segments) - 1
-        while tail_index > 0 and os.path.getsize(segments[tail_index][1]) <= HEADER_SIZE:
+        while tail_index > 0 and segment_holds_no_frame(segments[tail_index][1]):
             tail_index -= 1
         for i, (first_lsn, path) in enumerate(segments):
             last = i >= tail_index
@@ -362,6 +364,13 @@ class WalScan:
                 info.last_lsn = expected - 1
             info.frames = frames
             report.bytes_read += pos
+            if bad is not None and _NONZERO.search(mm, pos) is None:
+                # Zeros from here to the end of the file: space the writer preallocated
+                # and never wrote into (wal_writer.py), the clean end of this segment.
+                # (A zeroed or cut tail of frames that were not fsynced looks the same,
+                # and it held nothing acknowledged either.)
+                info.zero_tail = size - pos
+                bad = None
             if bad is not None:
                 if not last:
                     raise WalCorruptionError(path, pos, f"{bad} in a segment that is not the last")

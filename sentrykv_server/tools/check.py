@@ -116,7 +116,8 @@ class WalChecker:
         ctx.say(f"WAL: {len(report.segments)} segment(s), {frames} frame(s), {lsn_range}, {total} bytes")
         for seg in report.segments:
             span = f"LSN {seg.first_lsn}..{seg.last_lsn}" if seg.last_lsn is not None else f"first LSN {seg.first_lsn}, empty"
-            ctx.say(f"  {os.path.basename(seg.path)}: {seg.frames} frame(s), {span}, {seg.size} bytes")
+            zeros = f" ({seg.zero_tail} of them preallocated zeros after the last frame)" if seg.zero_tail else ""
+            ctx.say(f"  {os.path.basename(seg.path)}: {seg.frames} frame(s), {span}, {seg.size} bytes{zeros}")
 
     def _tails(self, ctx: CheckContext, tails: list[TornTail]) -> None:
         first = tails[0]

@@ -123,3 +123,21 @@ def test_torn_header_segment_fix_removes_file(tmp_path) -> None:
     p = run_check(d, "--fix")
     assert p.returncode == 0 and f"will remove {torn}" in p.stdout
     assert not os.path.exists(torn)
+
+
+def test_preallocated_zero_tail_is_healthy(tmp_path) -> None:
+    """A log left by kill -9 ends in the writer's preallocated zeros: OK, nothing to fix."""
+    d = str(tmp_path)
+    w = WalWriter(d, 1)
+    for i in range(1, 11):
+        w.append(encode_ops([(0, [b"SET", b"k%d" % i, b"v"])]))
+    w.write_buffered()
+    w.sync()
+    size = os.path.getsize(w.current_segment)
+    p = run_check(d)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "10 frame(s), LSN 1..10" in p.stdout and "preallocated zeros after the last frame" in p.stdout
+    assert "torn tail" not in p.stdout and "status: OK" in p.stdout
+    p = run_check("--fix", d)
+    assert p.returncode == 0 and os.path.getsize(w.current_segment) == size  # nothing cut
+    w.close()

@@ -108,3 +108,29 @@ async def test_a_killed_worker_falls_back_to_the_thread(tmp_path) -> None:
     await gc.stop()
     w.close()
     assert len(replay(str(tmp_path)).frames) == 12
+
+
+async def test_next_group_is_sent_before_the_replies_of_this_one(tmp_path, monkeypatch) -> None:
+    """Pipelined group commit: when an fsync returns, frames written meanwhile are
+    already on their way to the worker while on_durable releases this group."""
+    control = tmp_path / "faults"
+    control.write_text("fsync-slow 200")
+    monkeypatch.setenv("SENTRYKV_FAULT_FILE", str(control))
+    w = WalWriter(str(tmp_path / "wal"), 1, faults=FileFaults(str(control)))
+    seen: list[tuple[int, int]] = []
+    gc: GroupCommitter
+
+    def on_durable(lsn: int) -> None:
+        seen.append((lsn, gc.stats_fields()["wal_fsync_in_flight"]))
+
+    gc = GroupCommitter(w, "always", on_durable, lambda exc: None)
+    gc.start()
+    write_frames(w, gc, 3)
+    await asyncio.sleep(0.05)
+    write_frames(w, gc, 2)  # written during the first fsync
+    await until(lambda: w.durable_lsn == 5)
+    assert seen[0] == (3, 1)  # LSN 3 released while the fsync of 4..5 was in flight
+    assert seen[-1][0] == 5
+    control.write_text("")
+    await gc.stop()
+    w.close()

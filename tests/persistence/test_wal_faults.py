@@ -13,6 +13,8 @@ from .walutil import payload_for, replay, segments
 
 
 def _writer(d: str, faults: Faults, **kw) -> WalWriter:
+    # File sizes here are frame ends: no preallocated zeros (test_wal_prealloc.py has those).
+    kw.setdefault("preallocate", False)
     return WalWriter(d, 1, faults=faults, **kw)
 
 
@@ -138,7 +140,7 @@ def test_sync_covers_rotated_segments_and_logs_fsyncs(tmp_path, monkeypatch) -> 
     log = tmp_path / "fsync.log"
     monkeypatch.setenv(FSYNC_LOG_ENV, str(log))
     d = str(tmp_path / "data")
-    w = WalWriter(d, 1, segment_max_bytes=400)
+    w = WalWriter(d, 1, segment_max_bytes=400, preallocate=False)
     for i in range(1, 41):
         w.append(payload_for(i))
         w.write_buffered()
