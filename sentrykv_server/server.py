@@ -18,7 +18,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server import REDIS_COMPAT_VERSION, __version__, notify
+from sentrykv_server import REDIS_COMPAT_VERSION, __version__, buildinfo, notify
 from sentrykv_server.commands.registry import COMMANDS, LOOKUP, Command, total_calls
 from sentrykv_server.config import Config, ConfigError
 from sentrykv_server.stats import SlowLog, Stats
@@ -527,6 +527,7 @@ class Server:
             __version__, REDIS_COMPAT_VERSION, os.getpid(), self.config.bind, self.port, loop_name,
             directory, "yes" if self.config.appendonly else "no", self.config.appendfsync,
         )
+        log.info("%s", buildinfo.describe())
         info = self.recovery_info
         log.info(
             "Recovered %d keys (snapshot entries=%s, wal frames=%s, truncated bytes=%s) in %.3fs",

@@ -23,6 +23,9 @@ from collections.abc import Sequence
 import hiredis
 
 Op = tuple[int, list[bytes]]
+# What encode_ops accepts as an argument (a wider type than ``bytes`` matters once
+# compiled: mypyc checks a ``bytes`` variable exactly).
+BytesLike = bytes | bytearray | memoryview
 
 # Cached RESP fragments: formatting a small header costs more than looking it up.
 _ARRAY_HDR = [b"*%d\r\n" % i for i in range(256)]
@@ -43,13 +46,13 @@ _TEMPLATES = {
 _T2, _T3 = _TEMPLATES[2], _TEMPLATES[3]
 
 
-def encode_ops(ops: Sequence[tuple[int, Sequence[bytes]]]) -> bytes:
+def encode_ops(ops: Sequence[tuple[int, Sequence[BytesLike]]]) -> bytes:
     """Encode ops as concatenated RESP arrays ``[db, *argv]`` (see module doc).
 
     Arguments must be bytes-like; ``db`` a non-negative int.  No other checks:
     this runs for every write command.
     """
-    parts: list[bytes] = []
+    parts: list[BytesLike] = []
     ap = parts.append
     for db, argv in ops:
         n = len(argv)
