@@ -48,6 +48,7 @@ COMPILED: tuple[str, ...] = (
     "sentrykv_server.persistence.wal_writer",
     "sentrykv_server.persistence.durability",
     "sentrykv_server.dispatch",
+    "sentrykv_server.server",
 )
 
 #: The environment variable that selects the pure build (at build time in
