@@ -168,3 +168,4 @@ def describe() -> str:
         return f"build: {build_kind()} ({len(mods)}/{len(COMPILED)} modules compiled with mypyc)"
     why = pure_reason or "no compiled modules installed"
     return f"build: pure Python ({why})"
+
