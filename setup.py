@@ -95,12 +95,16 @@ class OptionalBuildExt(build_ext):
 
     def _remove_outputs(self) -> None:
         # A shim module without its shared library would fail at import: drop all of them.
-        for d in (os.path.join(self.build_lib, "sentrykv_server"), os.path.join(HERE, "sentrykv_server")):
-            if os.path.exists(os.path.join(d, MANIFEST)):
-                os.remove(os.path.join(d, MANIFEST))
+        in_place = bool(self.inplace or self.editable_mode)
+        bases = [self.build_lib] + ([HERE] if in_place else [])
+        for base in bases:
+            manifest = os.path.join(base, "sentrykv_server", MANIFEST)
+            if os.path.exists(manifest):
+                os.remove(manifest)
         for ext in self.extensions:
-            name = self.get_ext_fullpath(ext.name)
-            for path in (name, os.path.join(HERE, os.path.relpath(name, self.build_lib))):
+            built = os.path.join(self.build_lib, self.get_ext_filename(ext.name))
+            for base in bases:
+                path = os.path.join(base, os.path.relpath(built, self.build_lib))
                 if os.path.exists(path):
                     os.remove(path)
         self.extensions: list[Any] = []
@@ -129,11 +133,18 @@ def remove_in_tree_build() -> None:
         say(f"removed {removed} compiled files of an earlier build from the source tree")
 
 
+def builds_in_place() -> bool:
+    """An editable install or ``build_ext --inplace``: the build's output is the source tree
+    (a plain ``pip install .`` also runs here, but must leave the tree as it found it)."""
+    args = set(sys.argv[1:])
+    return bool(args & {"editable_wheel", "develop", "--inplace", "-i"})
+
+
 def extensions() -> list[Any]:
     if not BUILD_COMMANDS.intersection(sys.argv[1:]):
         return []
     exts = compiled_extensions()
-    if not exts:
+    if not exts and builds_in_place():
         remove_in_tree_build()
     return exts
 

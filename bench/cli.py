@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         report.publish(chart_map, img_dir)
         prefix = _relative_prefix(img_dir, docs.parent)
         docs.parent.mkdir(parents=True, exist_ok=True)
-        docs.write_text(report.render(results, run, outcomes, chart_map, prefix))
+        docs.write_text(report.render(results, run, outcomes, chart_map, prefix) + report.kept_tail(docs))
     _summary(outcomes, results, out, docs)
     if status == 0 and results.errors:
         status = 1
