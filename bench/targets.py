@@ -127,4 +127,21 @@ def engine_targets(rows: list[Row]) -> list[Outcome]:
             detail += f"; Redis max {redis_max:.2f} ms, p99 {pause.value('redis', 'p99_ms') or 0:.3f} ms"
     out.append(Outcome("checkpoint pause: max request latency during BGSAVE (1M keys) <= 10 ms", 10.0, value,
                        detail, "ms", lower_is_better=True))
+    out += memory_targets(rows)
+    return out
+
+
+def memory_targets(rows: list[Row]) -> list[Outcome]:
+    """Issue 16 §3: used_memory per key (per field) within 1.5x of Redis's (bench/memory_per_key.py)."""
+    out = []
+    for case, name in (("strings", "used_memory per key, 1M SET key:N abc <= 1.5x Redis"),
+                       ("hash", "used_memory per field, 1M-field hash <= 1.5x Redis")):
+        row = _find(rows, "memory-per-key", "none", case)
+        ratio = row.ratio("used_memory_per_key") if row else None
+        detail = ""
+        if row and ratio is not None:
+            detail = (f"SentryKV {row.value('sentrykv', 'used_memory_per_key') or 0:.0f} vs Redis "
+                      f"{row.value('redis', 'used_memory_per_key') or 0:.0f} B; RSS "
+                      f"{row.ratio('rss_per_key') or 0:.2f}x")
+        out.append(Outcome(name, 1.5, ratio, detail, lower_is_better=True))
     return out

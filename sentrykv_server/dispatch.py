@@ -36,6 +36,7 @@ from sentrykv_server.commands.registry import ALLOW_BUSY, NO_MULTI, SKIP_MONITOR
 from sentrykv_server.protection import protected_command_error
 from sentrykv_server.protocol.reply import NO_REPLY, QUEUED_BYTES, encode, encode_error
 from sentrykv_server.replication.failover import PAUSED
+from sentrykv_server.scripting.command_flags import SCRIPT_COMMANDS, effective_flags
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -153,14 +154,14 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
         if error is not None:
             return error
     if server.evictor.near:
-        oom = server.evictor.check(c, cmd)
+        oom = server.evictor.check(c, cmd, entry.flags, argv)
         if oom is not None:
             return oom
-    if server.write_error is not None and (cmd.is_write or (cmd.name == "exec" and queued_write(c))):
+    if server.write_error is not None and _writes(c, cmd, entry.flags, argv):
         return server.write_error
     repl = server.repl
     if repl.gated:  # NOREPLICAS, READONLY (replication/state.py)
-        error = repl.check_write(c, cmd, cmd.is_write or (cmd.name == "exec" and queued_write(c)))
+        error = repl.check_write(c, cmd, _writes(c, cmd, entry.flags, argv))
         if error is not None:
             return error
     if (c.channels or c.patterns or c.shard_channels) and not c.resp3 and cmd.name not in SUBSCRIBED_OK:
@@ -169,12 +170,28 @@ def check_command(c: Client, cmd: Command, argv: list[bytes]) -> str | None:
             "PING / QUIT / RESET are allowed in this context"
         )
     if repl.gated:  # MASTERDOWN
-        error = repl.check_stale(c, cmd)
+        flags = entry.flags
+        if cmd.name in SCRIPT_COMMANDS:
+            flags = effective_flags(server, cmd.name, flags, argv)
+        error = repl.check_stale(c, flags)
         if error is not None:
             return error
     if server.busy_script is not None and not allowed_while_busy(cmd, argv):
         return busy_error(server.busy_script.eval_mode)
     return None
+
+
+def _writes(c: Client, cmd: Command, flags: frozenset[str], argv: list[bytes]) -> bool:
+    """Is this a write for the gates (MISCONF, READONLY, NOREPLICAS)?  EXEC writes when a
+    queued command does; a script as it declares (scripting/command_flags.py)."""
+    if cmd.is_write:
+        return True
+    name = cmd.name
+    if name == "exec":
+        return queued_write(c)
+    if name in SCRIPT_COMMANDS:
+        return "write" in effective_flags(c.server, name, flags, argv)
+    return False
 
 
 def _subcommand_error(entry: AclCommand, argv: list[bytes]) -> str | None:

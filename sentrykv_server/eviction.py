@@ -33,6 +33,7 @@ from random import randrange
 from typing import TYPE_CHECKING
 
 from sentrykv_server.commands.registry import DENYOOM, Command
+from sentrykv_server.scripting.command_flags import SCRIPT_COMMANDS, effective_flags
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -73,6 +74,7 @@ class Evictor:
         # (score, db index, key), ascending: the best candidate is the last one.
         self.pool: list[tuple[int, int, bytes]] = []
         self.near = False
+        self.oom_at_start = False  # over the limit when the running command started
         self.passes = 0
         # keyspace.dirty when usage was last found within the limit (reads change nothing).
         self.checked_dirty = -1
@@ -137,12 +139,22 @@ class Evictor:
             self.server.refresh_gates()
 
     # -- processCommand's check --------------------------------------------------------------
-    def check(self, c: Client, cmd: Command) -> str | None:
-        """Evict what is needed before ``cmd`` runs; the OOM error if it must be refused."""
-        if self.perform(c) != EVICT_FAIL:
+    def check(self, c: Client, cmd: Command, flags: frozenset[str], argv: list[bytes]) -> str | None:
+        """Evict what is needed before ``cmd`` runs; the OOM error if it must be refused.
+
+        ``flags`` are the flags of what runs (a container's subcommand has its own, e.g.
+        FUNCTION LOAD is deny-OOM); a script's declared flags replace them
+        (scripting/command_flags.py).  Whether memory was over the limit at the start of
+        the command is kept in :attr:`oom_at_start`: a script without declared flags
+        refuses its first deny-OOM write on it (Redis's ``pre_command_oom_state``).
+        """
+        failed = self.oom_at_start = self.perform(c) == EVICT_FAIL
+        if not failed:
             return None
         name = cmd.name
-        denyoom = DENYOOM in cmd.flags or (
+        if name in SCRIPT_COMMANDS:
+            flags = effective_flags(self.server, name, flags, argv)
+        denyoom = DENYOOM in flags or (
             name == "exec" and c.multi is not None and any(DENYOOM in q.flags for q, _a in c.multi))
         if denyoom or (c.multi is not None and name not in _ALLOWED_IN_OOM_MULTI):
             return OOM_ERROR

@@ -6,7 +6,8 @@
                 + dataset                 every key and value object (store/memory.py,
                                           maintained per write by the keyspace)
                 + keyspace overhead       the dicts' hash tables, TTL deadlines, access
-                                          fields, the expiry heap, SCAN snapshots
+                                          fields, the expiry heap, SCAN snapshots, the
+                                          table of shared small values (store/shared.py)
                 + clients                 per-connection state and its query/reply buffers
                 + WAL buffer              framed but unwritten log bytes (not counted for
                                           eviction, like Redis's AOF buffer)
@@ -25,6 +26,7 @@ import resource
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.store.memory import BYTES_OBJECT, alloc, getsizeof
+from sentrykv_server.store.shared import table_bytes as shared_table_bytes
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -150,7 +152,7 @@ class Accounting:
         heap = ks.expiry_heap
         if heap:
             total += alloc(getsizeof(heap)) + HEAP_ENTRY * len(heap)
-        return total + self.cursors.memory()
+        return total + self.cursors.memory() + shared_table_bytes()
 
     def refresh_fixed(self) -> int:
         """Recompute the part of used_memory that is not the dataset (O(databases)); the

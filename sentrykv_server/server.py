@@ -469,8 +469,9 @@ class Server:
         except RecoveryFailed as exc:
             log.critical("%s", exc)
             raise SystemExit(1) from None
-        # The loaders fill the dicts directly: account for what they loaded, once.
-        self.keyspace.recount()
+        # The loaders fill the dicts directly: share short values and account for what
+        # they loaded, once.
+        self.keyspace.recount(share_loaded=True)
         self.evictor.configure()
         self.repl.after_recovery()
 

@@ -112,3 +112,16 @@ def parse_float(raw: bytes, message: str = NOT_FLOAT) -> float:
     if value != value:
         raise CommandError(message)
     return value
+
+
+def check_subcommand(argv: list[bytes], arity: dict[bytes, int], name: str) -> bytes:
+    """A container's subcommand (XGROUP, XINFO, SCRIPT, FUNCTION ...), lower-cased: Redis's
+    errors for an unknown one and for its arity (``arity``: Redis's, negative = at least)."""
+    sub = argv[1].lower()
+    want = arity.get(sub)
+    if want is None:
+        raise unknown_subcommand(argv[1], name)
+    n = len(argv)
+    if (want > 0 and n != want) or n < -want:
+        raise wrong_args(f"{name.lower()}|{sub.decode()}")
+    return sub

@@ -33,6 +33,7 @@ from sentrykv_server.commands.strings import INFINITE, add_float, parse_long_dou
 from sentrykv_server.notify import GENERIC, HASH, notify
 from sentrykv_server.protocol.reply import BulkArray
 from sentrykv_server.store.hashes import Hash
+from sentrykv_server.store.shared import share
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -115,7 +116,7 @@ def _hset(c: Client, argv: list[bytes]) -> int:
     _check_sizes(c, h, argv[2:])
     before = len(h)
     for i in range(2, len(argv), 2):
-        h[argv[i]] = argv[i + 1]
+        h[argv[i]] = share(argv[i + 1])
     _check_length(c, h)
     _store(c, key, h, created, b"hset")
     c.server.propagate(c.db.id, argv)
@@ -130,7 +131,7 @@ def hsetnx_cmd(c: Client, argv: list[bytes]) -> Any:
     if field in h:
         return 0
     _check_sizes(c, h, argv[2:4])
-    h[field] = argv[3]
+    h[field] = share(argv[3])
     _check_length(c, h)
     _store(c, key, h, created, b"hset")
     c.server.propagate(c.db.id, [b"HSET", key, field, argv[3]])

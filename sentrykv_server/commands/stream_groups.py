@@ -190,7 +190,7 @@ def deliver_history(c: Client, db: Database, key: bytes, s: Stream, group: Group
 @command("xreadgroup", -7, "write blocking", group="stream", since="5.0.0")
 def xreadgroup_cmd(c: Client, argv: list[bytes]) -> Any:
     """Read from streams as a consumer of a group, optionally blocking."""
-    args = parse_read_args(argv, True)
+    args = parse_read_args(argv, True, getattr(c, "in_script", False))
     assert args.group is not None
     gname = args.group
     db = c.db

@@ -13,10 +13,10 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_int
+from sentrykv_server.commands.errors import CommandError, check_subcommand, parse_int
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.stream_groups import group_lag
-from sentrykv_server.commands.stream_xgroup import check_subcommand, subcommand_syntax
+from sentrykv_server.commands.stream_xgroup import subcommand_syntax
 from sentrykv_server.commands.streams import entries_reply, stream_or_error
 from sentrykv_server.protocol.reply import Raw
 from sentrykv_server.store.stream import INVALID_ENTRIES_READ, MAX_ID, Stream, id_bytes

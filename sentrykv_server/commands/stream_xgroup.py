@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sentrykv_server.commands.containers import will_modify
-from sentrykv_server.commands.errors import CommandError, parse_int, unknown_subcommand, wrong_args
+from sentrykv_server.commands.errors import (
+    CommandError,
+    check_subcommand,
+    parse_int,
+)
 from sentrykv_server.commands.registry import command
 from sentrykv_server.commands.streams import changed, get_stream, parse_id, parse_strict_id
 from sentrykv_server.notify import STREAM, notify
@@ -51,17 +55,6 @@ def subcommand_syntax(argv: list[bytes]) -> CommandError:
         f"ERR unknown subcommand or wrong number of arguments for '{sub[:128]}'. "
         f"Try {argv[0].decode('utf-8', 'replace').upper()} HELP."
     )
-
-
-def check_subcommand(argv: list[bytes], arity: dict[bytes, int], name: str) -> bytes:
-    sub = argv[1].lower()
-    want = arity.get(sub)
-    if want is None:
-        raise unknown_subcommand(argv[1], name)
-    n = len(argv)
-    if (want > 0 and n != want) or n < -want:
-        raise wrong_args(f"{name.lower()}|{sub.decode()}")
-    return sub
 
 
 def _entries_read_option(argv: list[bytes], i: int) -> int:

@@ -20,6 +20,7 @@ from sentrykv_server.commands.containers import config_int, modified, will_modif
 from sentrykv_server.commands.errors import (
     NO_SUCH_KEY,
     CommandError,
+    c_text,
     parse_int,
     syntax_error,
     wrong_args,
@@ -504,7 +505,10 @@ def parse_block_timeout(raw: bytes) -> int:
     return value
 
 
-def parse_read_args(argv: list[bytes], group: bool) -> ReadArgs:
+def parse_read_args(argv: list[bytes], group: bool, from_script: bool = False) -> ReadArgs:
+    """xreadCommand's option loop.  ``from_script``: a script called it, where Redis 7.0
+    refuses BLOCK outright (it would never be served inside the script) -- the refusal
+    comes in argument order, so before any later syntax error, with the name as called."""
     args = ReadArgs()
     n = len(argv)
     i = 1
@@ -513,6 +517,8 @@ def parse_read_args(argv: list[bytes], group: bool) -> ReadArgs:
         more = n - i - 1
         low = argv[i].lower()
         if low == b"block" and more:
+            if from_script:
+                raise CommandError(f"ERR {c_text(argv[0])} command is not allowed with BLOCK option from scripts")
             i += 1
             args.timeout = parse_block_timeout(argv[i])
         elif low == b"count" and more:
@@ -554,7 +560,7 @@ def read_deadline(c: Client, timeout: int) -> int:
 @command("xread", -4, "readonly blocking", group="stream", since="5.0.0")
 def xread_cmd(c: Client, argv: list[bytes]) -> Any:
     """Read entries newer than given IDs from one or more streams, optionally blocking."""
-    args = parse_read_args(argv, False)
+    args = parse_read_args(argv, False, getattr(c, "in_script", False))
     db = c.db
     after: list[int] = []
     for key, raw in zip(args.keys, args.ids, strict=True):

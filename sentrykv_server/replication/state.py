@@ -236,10 +236,11 @@ class Replication:
             return PAUSED
         return None
 
-    def check_stale(self, c: Client, cmd: Command) -> str | None:
-        """MASTERDOWN: the link is down and stale data must not be served."""
+    def check_stale(self, c: Client, flags: frozenset[str]) -> str | None:
+        """MASTERDOWN: the link is down and stale data must not be served (``flags``: those
+        of what runs, a script's as it declares them)."""
         if (self.is_replica and not self.link_up() and not self.server.config.value("replica-serve-stale-data")
-                and "stale" not in cmd.flags):
+                and "stale" not in flags):
             return MASTERDOWN
         return None
 

@@ -19,10 +19,14 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_int, unknown_subcommand
+from sentrykv_server.commands.errors import (
+    CommandError,
+    check_subcommand,
+    parse_int,
+)
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import NO_REPLY
-from sentrykv_server.scripting.runtime import RunCtx, get_engine
+from sentrykv_server.scripting.runtime import get_engine
 
 if TYPE_CHECKING:
     from sentrykv_server.protocol.connection import Client
@@ -36,6 +40,12 @@ UNKILLABLE = (
     "You can either wait the script termination or kill the server in a hard way using "
     "the SHUTDOWN NOSAVE command."
 )
+SCRIPT_OOM = "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+SCRIPT_MASTERDOWN = ("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
+                     "and 'allow-stale' flag is not set on the script.")
+_NOT_STALE: frozenset[str] = frozenset()
+_OOM_EXEMPT = frozenset({"allow-oom", "no-writes"})  # no-writes implies allow-oom
 RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
 SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 _SCRIPT_ARITY = {b"help": 2, b"flush": -2, b"exists": -3, b"load": 3, b"kill": 2, b"debug": 3}
@@ -66,6 +76,8 @@ class Script:
     body: bytes
     function: Any
     flags: frozenset[str] | None  # None: no shebang (Redis's EVAL compatibility mode)
+    name: str = ""  # the SHA1 as text (error messages, FUNCTION/SCRIPT KILL)
+    allow_oom: bool = False
 
 
 class ScriptCache:
@@ -89,7 +101,7 @@ class ScriptCache:
         fn, err = engine.compile_eval(body[shebang_len:])
         if fn is None:
             raise CommandError(f"ERR Error compiling script (new function): {err}")
-        script = Script(body, fn, flags)
+        script = Script(body, fn, flags, sha.decode(), flags is not None and "allow-oom" in flags)
         self.scripts[sha] = script
         self.body_bytes += len(body) + 40
         return sha, script
@@ -150,10 +162,19 @@ def scripting(server: Server) -> tuple[LuaEngine, ScriptCache]:
 
 def prepare_run(c: Client, flags: frozenset[str] | None, read_only: bool) -> bool:
     """scriptPrepareForRun's refusals; True when the run is read-only."""
+    server = c.server
+    stale = server.repl.gated and server.repl.check_stale(c, _NOT_STALE) is not None
     if flags is None:  # no shebang: every check happens per command, inside the script
+        if stale:
+            raise CommandError(MASTERDOWN)
         return read_only
+    evictor = server.evictor
+    if not flags & _OOM_EXEMPT and evictor.maxmemory and evictor.near and evictor.oom_at_start:
+        raise CommandError(SCRIPT_OOM)
+    if stale and "allow-stale" not in flags:
+        raise CommandError(SCRIPT_MASTERDOWN)
     if "no-writes" not in flags:
-        gate = c.server.write_error
+        gate = server.write_error
         if gate is not None:
             raise CommandError(
                 "MISCONF Redis is configured to persist data to AOF, but it's currently unable to "
@@ -174,24 +195,35 @@ def numkeys_of(argv: list[bytes]) -> int:
     return numkeys
 
 
+# numkeys as scripts usually give it: a dict probe instead of parse_int's checks.
+SMALL_NUMKEYS = {str(i).encode(): i for i in range(16)}
+
+
 def _eval(c: Client, argv: list[bytes], evalsha: bool, read_only: bool) -> Any:
     server = c.server
     if server.monitors:  # EVAL is shown before the commands it runs (skip_monitor flag)
         server.feed_monitors(c, argv)
-    if evalsha and len(argv[1]) != 40:
-        raise CommandError(NOSCRIPT)
-    numkeys = numkeys_of(argv)
     engine, cache = scripting(server)
+    numkeys = SMALL_NUMKEYS.get(argv[2])
     if evalsha:
-        sha = argv[1].lower()
-        script = cache.get(sha)
+        # A cached SHA as clients send it (lower case) is one probe; the rest as Redis does.
+        script = cache.scripts.get(argv[1])
         if script is None:
-            raise CommandError(NOSCRIPT)
+            if len(argv[1]) != 40:
+                raise CommandError(NOSCRIPT)
+            if numkeys is None or numkeys > len(argv) - 3:
+                numkeys = numkeys_of(argv)
+            script = cache.get(argv[1].lower())
+            if script is None:
+                raise CommandError(NOSCRIPT)
     else:
-        sha, script = cache.add(engine, argv[1])
+        if numkeys is None or numkeys > len(argv) - 3:
+            numkeys = numkeys_of(argv)
+        _sha, script = cache.add(engine, argv[1])
+    if numkeys is None or numkeys > len(argv) - 3:
+        numkeys = numkeys_of(argv)
     ro = prepare_run(c, script.flags, read_only)
-    ctx = RunCtx(c, engine.client, sha.decode(), True, ro,
-                 script.flags is not None and "allow-oom" in script.flags, argv)
+    ctx = engine.new_ctx(c, script.name, True, ro, script.allow_oom, argv)
     return engine.run(ctx, script.function, numkeys, argv[3:])
 
 
@@ -207,21 +239,33 @@ def _register(name: str, evalsha: bool, read_only: bool, since: str, summary: st
 
 
 _register("eval", False, False, "2.6.0", "Run a Lua script.")
-_register("evalsha", True, False, "2.6.0", "Run a cached Lua script by its SHA1.")
+
+
+@command("evalsha", -3, _EVAL_FLAGS, group="scripting", since="2.6.0",
+         summary="Run a cached Lua script by its SHA1.")
+def evalsha_cmd(c: Client, argv: list[bytes]) -> Any:
+    """EVALSHA, the common case in one frame: a cached script without a shebang, its
+    SHA1 as sent, a small numkeys, no MONITOR and no server-wide gate (``Server.gated``:
+    then prepare_run has nothing to refuse); anything else takes :func:`_eval`."""
+    server = c.server
+    engine = server.lua_engine
+    cache = engine.script_cache if engine is not None else None
+    script = cache.scripts.get(argv[1]) if cache is not None else None
+    numkeys = SMALL_NUMKEYS.get(argv[2])
+    if (script is None or script.flags is not None or numkeys is None or numkeys > len(argv) - 3
+            or server.monitors or server.gated):
+        return _eval(c, argv, True, False)
+    ctx = engine.spare
+    if ctx is None:
+        ctx = engine.new_ctx(c, script.name, True, False, False, argv)
+    else:
+        engine.spare = None
+        ctx.reset(c, script.name, True, False, False, argv)
+    return engine.run(ctx, script.function, numkeys, argv[3:])
+
+
 _register("eval_ro", False, True, "7.0.0", "Run a read-only Lua script.")
 _register("evalsha_ro", True, True, "7.0.0", "Run a cached read-only Lua script by its SHA1.")
-
-
-def check_subcommand_arity(argv: list[bytes], parent: str, table: dict[bytes, int]) -> bytes:
-    """A container's subcommand, lower-cased; Redis's errors for unknown ones and arity."""
-    sub = argv[1].lower()
-    arity = table.get(sub)
-    if arity is None:
-        raise unknown_subcommand(argv[1], parent)
-    n = len(argv)
-    if (arity > 0 and n != arity) or n < -arity:
-        raise CommandError(f"ERR wrong number of arguments for '{parent}|{sub.decode()}' command")
-    return sub
 
 
 def kill_running(c: Client, eval_mode: bool) -> str:
@@ -245,7 +289,7 @@ def kill_running(c: Client, eval_mode: bool) -> str:
 @command("script", -2, "", group="scripting", since="2.6.0")
 def script_cmd(c: Client, argv: list[bytes]) -> Any:
     """Manage the Lua script cache."""
-    sub = check_subcommand_arity(argv, "script", _SCRIPT_ARITY)
+    sub = check_subcommand(argv, _SCRIPT_ARITY, "script")
     if sub == b"help":
         return SCRIPT_HELP
     if sub == b"kill":

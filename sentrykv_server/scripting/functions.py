@@ -18,17 +18,17 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server.commands.errors import CommandError, parse_int
+from sentrykv_server.commands.errors import CommandError, check_subcommand, parse_int
 from sentrykv_server.commands.registry import command
 from sentrykv_server.protocol.reply import SetReply
 from sentrykv_server.scripting import function_dump
 from sentrykv_server.scripting.eval import (
     SCRIPT_FLAGS,
-    check_subcommand_arity,
+    SMALL_NUMKEYS,
     kill_running,
     prepare_run,
 )
-from sentrykv_server.scripting.runtime import RunCtx, get_engine
+from sentrykv_server.scripting.runtime import get_engine
 from sentrykv_server.store.glob import compile_glob
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def _propagate(c: Client, argv: list[bytes]) -> None:
 @command("function", -2, "", group="scripting", since="7.0.0")
 def function_cmd(c: Client, argv: list[bytes]) -> Any:
     """Manage function libraries."""
-    sub = check_subcommand_arity(argv, "function", _FUNCTION_ARITY)
+    sub = check_subcommand(argv, _FUNCTION_ARITY, "function")
     handler = _SUBCOMMANDS[sub]
     return handler(c, argv)
 
@@ -391,14 +391,16 @@ def _fcall(c: Client, argv: list[bytes], read_only: bool) -> Any:
     if found is None:
         raise CommandError("ERR Function not found")
     _library, fn = found
-    numkeys = parse_int(argv[2], "ERR Bad number of keys provided")
+    numkeys = SMALL_NUMKEYS.get(argv[2])
+    if numkeys is None:
+        numkeys = parse_int(argv[2], "ERR Bad number of keys provided")
     if numkeys > len(argv) - 3:
         raise CommandError("ERR Number of keys can't be greater than number of args")
     if numkeys < 0:
         raise CommandError("ERR Number of keys can't be negative")
     ro = prepare_run(c, fn.flags, read_only)
     engine = get_engine(server)
-    ctx = RunCtx(c, engine.client, fn.name, False, ro, "allow-oom" in fn.flags, argv)
+    ctx = engine.new_ctx(c, fn.name, False, ro, "allow-oom" in fn.flags, argv)
     return engine.run(ctx, fn.callback, numkeys, argv[3:])
 
 
@@ -407,8 +409,28 @@ _FCALL_FLAGS = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
 @command("fcall", -3, _FCALL_FLAGS, group="scripting", since="7.0.0")
 def fcall_cmd(c: Client, argv: list[bytes]) -> Any:
-    """Invoke a function."""
-    return _fcall(c, argv, False)
+    """Invoke a function.
+
+    The common case in one frame: a known function, a small numkeys, no MONITOR and no
+    server-wide gate (``Server.gated``: disk error, maxmemory, replication, busy script),
+    so that prepare_run has nothing to refuse; anything else takes :func:`_fcall`."""
+    server = c.server
+    libs = server.functions
+    engine = server.lua_engine
+    found = libs._by_raw.get(argv[1]) if libs is not None else None
+    numkeys = SMALL_NUMKEYS.get(argv[2])
+    if (found is None or engine is None or numkeys is None or numkeys > len(argv) - 3
+            or server.monitors or server.gated):
+        return _fcall(c, argv, False)
+    fn = found[1]
+    read_only = "no-writes" in fn.flags
+    ctx = engine.spare
+    if ctx is None:
+        ctx = engine.new_ctx(c, fn.name, False, read_only, "allow-oom" in fn.flags, argv)
+    else:
+        engine.spare = None
+        ctx.reset(c, fn.name, False, read_only, "allow-oom" in fn.flags, argv)
+    return engine.run(ctx, fn.callback, numkeys, argv[3:])
 
 
 @command("fcall_ro", -3, _FCALL_FLAGS, group="scripting", since="7.0.0")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from lupa import lua51
 
 from sentrykv_server.commands.errors import CommandError
+from sentrykv_server.dispatch import internal_error
 from sentrykv_server.scripting import lua_convert
 from sentrykv_server.scripting.bytecode import remove_tail_calls
 from sentrykv_server.scripting.lua_convert import (
@@ -43,6 +44,7 @@ from sentrykv_server.scripting.lua_convert import (
 )
 from sentrykv_server.scripting.sandbox import PRELUDE
 from sentrykv_server.scripting.script_client import (
+    _ENTRIES,
     Refused,
     ScriptClient,
     acl_permits,
@@ -56,10 +58,13 @@ if TYPE_CHECKING:
     from sentrykv_server.server import Server
 
 log = logging.getLogger("sentrykv.scripting")
+_perf_ns = time.perf_counter_ns
+_monotonic = time.monotonic
 
 HOOK_INSTRUCTIONS = 100_000
 KILLED = b"ERR Script killed by user with SCRIPT KILL..."
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING)
+_STATUS_OK = (b"OK", STATUS)
 NO_ARGS = b"ERR Please specify at least one argument for this redis lib call"
 BAD_ARGS = b"ERR Lua redis lib command arguments must be strings or integers"
 
@@ -73,13 +78,19 @@ class RunCtx:
 
     __slots__ = (
         "caller", "client", "name", "eval_mode", "read_only", "allow_oom", "write_dirty",
-        "killed", "timed_out", "started", "started_ms", "repl_flags", "command",
+        "killed", "timed_out", "started", "started_ms", "repl_flags", "command", "plain",
     )
 
     def __init__(self, caller: Client, client: ScriptClient, name: str, eval_mode: bool,
                  read_only: bool, allow_oom: bool, command: list[bytes]) -> None:
-        self.caller = caller
         self.client = client
+        self.reset(caller, name, eval_mode, read_only, allow_oom, command)
+
+    def reset(self, caller: Client, name: str, eval_mode: bool, read_only: bool,
+              allow_oom: bool, command: list[bytes]) -> RunCtx:
+        """(Re)initialise for one invocation: the engine reuses the last finished context
+        (scripts never nest) rather than building an object per call."""
+        self.caller = caller
         self.name = name
         self.eval_mode = eval_mode
         self.read_only = read_only
@@ -87,10 +98,14 @@ class RunCtx:
         self.write_dirty = False
         self.killed = False
         self.timed_out = False
-        self.started = time.monotonic()
+        self.started = _monotonic()
         self.started_ms = 0
         self.repl_flags = 3
         self.command = command
+        # Set by LuaEngine.run: the caller has no ACL restrictions and no client-side
+        # caching, so redis.call may take its fast path (LuaEngine._call).
+        self.plain = False
+        return self
 
     @property
     def elapsed_ms(self) -> int:
@@ -129,6 +144,16 @@ class LuaEngine:
         self.registrar: Any = None
         self.busy: BusyService | None = None
         self.script_cache: Any = None  # scripting.eval.ScriptCache, created by the first EVAL
+        self.spare: RunCtx | None = None  # the last finished run's context, reused by new_ctx
+
+    def new_ctx(self, caller: Client, name: str, eval_mode: bool, read_only: bool,
+                allow_oom: bool, command: list[bytes]) -> RunCtx:
+        """The context of a new invocation (Redis's scriptRunCtx), reusing the last one."""
+        spare = self.spare
+        if spare is None:
+            return RunCtx(caller, self.client, name, eval_mode, read_only, allow_oom, command)
+        self.spare = None
+        return spare.reset(caller, name, eval_mode, read_only, allow_oom, command)
 
     # -- compiling -------------------------------------------------------------------------
     def compile_eval(self, body: bytes) -> tuple[Any, str | None]:
@@ -161,21 +186,25 @@ class LuaEngine:
         server = self.server
         keyspace = server.keyspace
         client = ctx.client
-        client.db = ctx.caller.db
+        caller = ctx.caller
+        client.db = caller.db
         client.resp3 = False
-        client.in_multi = ctx.caller.multi is not None or ctx.caller.in_exec
-        frozen = keyspace.now()
-        ctx.started_ms = frozen
+        client.in_multi = caller.multi is not None or caller.in_exec
+        user = client.user = caller.user  # commands run as the caller's user (SORT BY ...)
+        ctx.plain = not user.restricted and caller.tracking is None
         clock = keyspace.now
-        keyspace.now = lambda: frozen
-        threshold = server.config.value("busy-reply-threshold")
-        hook = HOOK_INSTRUCTIONS if threshold > 0 else 0
-        runner = self._run_eval if ctx.eval_mode else self._run_function
+        frozen = clock()
+        ctx.started_ms = frozen
+        # The frozen clock as a C callable (no Python frame per expiry check).
+        keyspace.now = frozen.__int__ if type(frozen) is int else (lambda: frozen)
+        hook = HOOK_INSTRUCTIONS if server.config.value("busy-reply-threshold") > 0 else 0
         self.ctx = ctx
         try:
-            ok, result = runner(fn, hook, nkeys, *args)
+            if ctx.eval_mode:
+                result = self._run_eval(fn, hook, nkeys, *args)
+            else:
+                result = self._run_function(fn, hook, nkeys, *args)
         except lua51.LuaError as exc:  # an error inside the error handler, out of memory...
-            ok, result = False, None
             message = str(exc).replace("\r", " ").replace("\n", " ")
             raise CommandError(f"ERR Error running script {ctx.name}, {message[:100]}") from None
         finally:
@@ -183,11 +212,16 @@ class LuaEngine:
             keyspace.now = clock
             if ctx.timed_out and self.busy is not None:
                 self.busy.leave()
-        if ok:
+            self.spare = ctx
+        t = type(result)
+        if t is bytes or result is None:
+            return result
+        if t is not tuple:  # run_eval / run_function answer (false, error) on failure only
             try:
-                return lua_to_reply(result, ctx.caller.resp3, client.resp3)
+                return lua_to_reply(result, caller.resp3, client.resp3)
             except lua51.LuaError as exc:
                 raise CommandError(f"ERR Error converting the script's reply: {exc}") from None
+        result = result[1]
         msg, source, line = self._error_info(result)
         if msg is None:
             text = "ERR unknown error"
@@ -198,46 +232,99 @@ class LuaEngine:
         raise CommandError(text)
 
     # -- callbacks (called from Lua; they must never raise) --------------------------------
-    def _call(self, *args: Any) -> tuple[int, Any]:
-        """redis.call / redis.pcall: (kind, value) for the Lua side (see sandbox.PRELUDE).
+    def _call(self, *args: Any) -> Any:
+        """redis.call / redis.pcall: the reply alone, or (value, kind) (see sandbox.PRELUDE).
 
-        The common case (a script running, string arguments, a bulk/integer/status
-        reply) is kept to a few type tests: this runs once per redis.call.
+        This runs once per redis.call, so the common case is handled right here in
+        one frame: a script running, string (or plain integer) arguments, a command
+        resolved before (``script_client._ENTRIES``) with the right arity, a caller
+        without ACL restrictions or client-side caching, no MONITOR, no checkpoint's
+        copy-on-write guard, and for a write, a script that may write (not read-only, and
+        no server-wide gate, ``Server.gated``, when it first writes).  It then does what
+        :func:`sentrykv_server.dispatch.call` does for a script's client (handler,
+        commandstats, slowlog) without the checks that cannot apply.  Everything else
+        takes :meth:`_run_command`, i.e. scriptCall's refusals and ``dispatch.call``.
         """
         ctx = self.ctx
         if ctx is None or not args:
             return self._call_refused(ctx)
         for arg in args:
             if type(arg) is not bytes:
-                return self._call_converting(ctx, args)
-        return self._run_command(ctx, list(args))
+                converted = _converted(args)
+                if type(converted) is tuple:
+                    return converted[1], converted[0]
+                argv: list[bytes] = converted
+                break
+        else:
+            argv = list(args)
+        entry = _ENTRIES.get(argv[0])
+        if entry is None or not ctx.plain or entry.noscript:
+            return self._run_command(ctx, argv)
+        n = len(argv)
+        arity = entry.arity
+        if (arity > 0 and n != arity) or n < -arity:
+            return self._run_command(ctx, argv)
+        server = self.server
+        if entry.write:
+            if ctx.read_only or server.cow_guard is not None:
+                return self._run_command(ctx, argv)
+            if not ctx.write_dirty:  # the first write: scriptCall's gates (disk error,
+                if server.gated:     # replication, maxmemory), when none can be shut
+                    return self._run_command(ctx, argv)
+                ctx.write_dirty = True
+        elif ctx.read_only and entry.refused_read_only:
+            return self._run_command(ctx, argv)
+        if server.monitors:
+            return self._run_command(ctx, argv)
+        cmd = entry.cmd
+        client = ctx.client
+        start = _perf_ns()
+        try:
+            result = cmd.handler(client, argv)
+        except CommandError as exc:
+            cmd.failed_calls += 1
+            result = exc
+        except Exception as exc:  # noqa: BLE001 - a bug must not cross into Lua
+            result = internal_error(cmd, argv, exc)
+        elapsed = (_perf_ns() - start) // 1000
+        cmd.calls += 1
+        cmd.usec += elapsed
+        if elapsed >= server.slowlog_threshold_us >= 0:
+            server.slowlog.record(client, argv, elapsed)
+        client.last_cmd = cmd
+        t = type(result)
+        if t is bytes or t is int:
+            return result
+        return self._reply(ctx, argv, result)
 
-    def _call_converting(self, ctx: RunCtx, args: tuple[Any, ...]) -> tuple[int, Any]:
-        argv = _converted(args)
-        if type(argv) is tuple:
-            return argv
-        return self._run_command(ctx, argv)
-
-    def _call_refused(self, ctx: RunCtx | None) -> tuple[int, Any]:
+    def _call_refused(self, ctx: RunCtx | None) -> tuple[bytes, int]:
         if ctx is None:
-            return LIB_ERROR, b"ERR redis.call/pcall can only be called inside a script invocation"
-        return LIB_ERROR, NO_ARGS
+            return b"ERR redis.call/pcall can only be called inside a script invocation", LIB_ERROR
+        return NO_ARGS, LIB_ERROR
 
-    def _run_command(self, ctx: RunCtx, argv: list[bytes]) -> tuple[int, Any]:
+    def _run_command(self, ctx: RunCtx, argv: list[bytes]) -> Any:
+        """scriptCall's refusals and dispatch.call: every case the fast path leaves."""
         try:
             result = script_call(self, ctx, argv)
         except Refused as exc:
-            return COMMAND_ERROR, error_text(exc.text)
+            return error_text(exc.text), COMMAND_ERROR
+        return self._reply(ctx, argv, result)
+
+    def _reply(self, ctx: RunCtx, argv: list[bytes], result: Any) -> Any:
+        """A handler's result in the answer format of :meth:`_call`."""
         t = type(result)
         if t is bytes or t is int:
-            return VALUE, result
+            return result
         if t is str:
-            return STATUS, result.encode("utf-8", "surrogateescape")
+            return _STATUS_OK if result == "OK" else (result.encode("utf-8", "surrogateescape"), STATUS)
         try:
-            return reply_to_lua(self.lua, result, ctx.client.resp3)
+            kind, value = reply_to_lua(self.lua, result, ctx.client.resp3)
         except Exception as exc:  # noqa: BLE001 - a conversion bug must not cross into Lua
             log.error("converting the reply of %r for a script", argv[:2], exc_info=exc)
-            return COMMAND_ERROR, b"ERR internal error converting the reply"
+            return b"ERR internal error converting the reply", COMMAND_ERROR
+        if kind == VALUE:
+            return value
+        return value, kind
 
     def _acl(self, *args: Any) -> tuple[int, Any]:
         if self.ctx is None:

@@ -238,11 +238,15 @@ local function fmt_args(...)
   return unpack(t, 1, n)
 end
 
--- py_call answers (kind, value): 0 value, 1 status, 2 command error (raised by call),
--- 3 library error, 4 "format the numeric arguments in Lua and ask again" (-0, NaN).
-local function call_slow(raise, kind, v, ...)
-  if kind == 4 then kind, v = py_call(fmt_args(...)) end
-  if kind == 0 then return v end
+-- py_call answers the converted reply alone (one value: the common case, no table and
+-- no second value to check), or (value, kind) for the rest: kind 1 status, 2 command
+-- error (raised by call), 3 library error, 4 "format the numeric arguments in Lua and
+-- ask again" (-0, NaN).  A kind is never nil, so a nil second value means "a reply".
+local function call_slow(raise, v, kind, ...)
+  if kind == 4 then
+    v, kind = py_call(fmt_args(...))
+    if kind == nil then return v end
+  end
   if kind == 1 then return {ok = v} end
   local e
   if kind == 2 then e = {err = v, ignore_error_stats_update = true} else e = {err = v} end
@@ -251,15 +255,17 @@ local function call_slow(raise, kind, v, ...)
 end
 
 local function r_call(...)
-  local kind, v = py_call(...)
-  if kind == 0 then return v end
-  return call_slow(true, kind, v, ...)
+  local v, kind = py_call(...)
+  if kind == nil then return v end
+  if kind == 1 then return {ok = v} end
+  return call_slow(true, v, kind, ...)
 end
 
 local function r_pcall(...)
-  local kind, v = py_call(...)
-  if kind == 0 then return v end
-  return call_slow(false, kind, v, ...)
+  local v, kind = py_call(...)
+  if kind == nil then return v end
+  if kind == 1 then return {ok = v} end
+  return call_slow(false, v, kind, ...)
 end
 
 local function r_acl_check_cmd(...)
@@ -589,22 +595,30 @@ function api.compile_eval(body, chunkname)
   return f, false
 end
 
--- KEYS and ARGV from the arguments after nkeys; the hook (re)installed when it changed.
+-- KEYS and ARGV from the arguments after nkeys (two fresh tables per call, as Redis
+-- makes them: a script may keep or change them); the hook (re)installed when it changed.
+-- KEYS is built by the table constructor and its tail moved to ARGV: every slot past
+-- nkeys is nil, so #KEYS, ipairs and next see exactly the keys.
 local function prepare(hook, nkeys, ...)
-  local argv = {...}
-  local keys, args = {}, {}
-  for i = 1, nkeys do keys[i] = argv[i] end
-  for i = nkeys + 1, select("#", ...) do args[i - nkeys] = argv[i] end
   if hook ~= hook_count or hook_mask ~= "" then set_hook(hook) end
+  local keys, args = {...}, {}
+  local n = select("#", ...)
+  for i = nkeys + 1, n do
+    args[i - nkeys] = keys[i]
+    keys[i] = nil
+  end
   return keys, args
 end
 
+-- Success answers the script's value alone; failure answers (false, error table), so
+-- Python tells them apart by the type of what it gets (a tuple only on failure).
 function api.run_eval(fn, hook, nkeys, ...)
   local keys, args = prepare(hook, nkeys, ...)
-  rawset(eval_env, "KEYS", keys)
-  rawset(eval_env, "ARGV", args)
+  eval_env.KEYS = keys  -- eval_env's metatable has no __newindex: a plain store
+  eval_env.ARGV = args
   local ok, res = xpcall(fn, err_handler)
-  return ok, res
+  if ok then return res end
+  return false, res
 end
 
 -- One trampoline for every FCALL (xpcall passes no arguments in Lua 5.1): scripts never
@@ -619,7 +633,8 @@ function api.run_function(fn, hook, nkeys, ...)
   cur_keys, cur_args = prepare(hook, nkeys, ...)
   local ok, res = xpcall(call_function, err_handler)
   cur_fn, cur_keys, cur_args = nil, nil, nil
-  return ok, res
+  if ok then return res end
+  return false, res
 end
 
 -- Compile and run a library's code with the load-time API; the callbacks it registers

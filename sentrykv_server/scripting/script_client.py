@@ -40,6 +40,7 @@ UNKNOWN = b"Unknown Redis command called from script"
 ARITY = b"Wrong number of args calling Redis command from script"
 NOT_ALLOWED = b"This Redis command is not allowed from script"
 READ_ONLY = b"Write commands are not allowed from read-only scripts."
+OOM = b"-OOM command not allowed when used memory > 'maxmemory'."
 # Redis 7.0's CMD_MAY_REPLICATE commands a script can call (COMMAND INFO does not show
 # the flag): read-only scripts may not run them either.
 MAY_REPLICATE = frozenset({"publish", "spublish", "pfcount"})
@@ -123,13 +124,14 @@ def acl_error(ctx: RunCtx, cmd: Command, argv: list[bytes]) -> bytes | None:
 class _Entry:
     """What scriptCall needs to know about one command, resolved once per name."""
 
-    __slots__ = ("cmd", "arity", "noscript", "write", "refused_read_only")
+    __slots__ = ("cmd", "arity", "noscript", "write", "denyoom", "refused_read_only")
 
     def __init__(self, cmd: Command, arity: int, flags: frozenset[str]) -> None:
         self.cmd = cmd
         self.arity = arity
         self.noscript = "noscript" in flags
         self.write = "write" in flags
+        self.denyoom = "denyoom" in flags
         self.refused_read_only = self.write or cmd.name in MAY_REPLICATE
 
 
@@ -150,6 +152,13 @@ def _entry(argv: list[bytes]) -> _Entry | None:
     if cmd.name not in _published_flags()[1] and len(_ENTRIES) < 4096:
         _ENTRIES[argv[0]] = entry
     return entry
+
+
+def _over_maxmemory(server: Server) -> bool:
+    """scriptVerifyOOM: memory was over ``maxmemory`` when the script's command started
+    (judged then, so the script's own stack and arguments do not count)."""
+    evictor = server.evictor
+    return bool(evictor.maxmemory) and evictor.near and evictor.oom_at_start
 
 
 def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
@@ -178,6 +187,8 @@ def script_call(engine: LuaEngine, ctx: RunCtx, argv: list[bytes]) -> Any:
                 gate = engine.server.repl.check_write(ctx.caller, entry.cmd, True, paused_ok=False)
             if gate is not None:
                 raise Refused(b"-" + gate.encode())
+            if entry.denyoom and not ctx.allow_oom and _over_maxmemory(engine.server):
+                raise Refused(OOM)
             ctx.write_dirty = True
     elif ctx.read_only and entry.refused_read_only:
         raise Refused(READ_ONLY)

@@ -20,7 +20,8 @@ allocator, updated on every change in O(1) (never a walk of the keyspace):
   ``lookup`` touches it, ``peek`` does not (Redis's LOOKUP_NOTOUCH);
 * ``mem``: the modelled bytes of every key and value object (store/memory.py),
   less :data:`BYTES_OBJECT` per object, which :meth:`Database.dataset` adds back
-  per key (so a string overwrite costs one subtraction of lengths);
+  per key (:func:`key_cost`, :func:`string_cost`; a short value shared between
+  keys, store/shared.py, costs no object per key);
   containers changed in place are queued in ``resized`` and re-costed once
   per loop pass by :meth:`Keyspace.settle` (``sizes`` keeps their last cost);
 * ``keyring``: while an ``allkeys-*`` eviction policy is active, the keys in a
@@ -38,6 +39,14 @@ from typing import Any
 from sentrykv_server.store.access import CREATE, TOUCH, AccessClock, LFUCounters
 from sentrykv_server.store.clock import now_ms
 from sentrykv_server.store.memory import BYTES_OBJECT, INT_COST, alloc, getsizeof
+from sentrykv_server.store.shared import (
+    SHARED,
+    SHARED_MAX_LEN,
+    admit,
+    is_shared,
+    share,
+    share_values,
+)
 from sentrykv_server.store.types import TYPES
 
 ExpireHook = Callable[[int, bytes], None]
@@ -46,18 +55,30 @@ ChangeHook = Callable[["Database", bytes], None]
 # key's value or TTL (no dict key is inserted or deleted), see persistence/checkpoint.py.
 CowHook = Callable[["Database", bytes, bool], None]
 # A container's last cost: (bytes, elements now, elements when last measured, passes since).
-Meter = tuple[int, int, int, int]
-_NO_METER: Meter = (0, 0, 0, 0)
+Meter = tuple[int, int, int, int, int]  # ... and its structure's bytes when last measured
+_NO_METER: Meter = (0, 0, 0, 0, 0)
 # Containers are costed from this many elements (exactly when they have no more), and
 # re-measured when their length moved by more than an eighth or after this many passes.
 METER_SAMPLES = 16
 METER_PASSES = 32
 
 
+def key_cost(key: bytes) -> int:
+    """What a key object adds to ``Database.mem``: its allocation (33 + len, in pymalloc's
+    16-byte classes) less the :data:`BYTES_OBJECT` that ``dataset()`` adds per key."""
+    return ((len(key) + 48) & -16) - BYTES_OBJECT
+
+
+def string_cost(value: bytes) -> int:
+    """What a stored string value adds to ``Database.mem``: like :func:`key_cost`, or, when
+    it is a shared object (store/shared.py), minus the header ``dataset()`` adds per key."""
+    return -BYTES_OBJECT if is_shared(value) else ((len(value) + 48) & -16) - BYTES_OBJECT
+
+
 def measure(value: Any) -> Meter:
     """Cost a container from scratch (sampled: O(METER_SAMPLES))."""
     n = len(value)
-    return (TYPES[type(value)].size(value, METER_SAMPLES), n, n, 0)
+    return (TYPES[type(value)].size(value, METER_SAMPLES), n, n, 0, alloc(getsizeof(value)))
 
 
 class Database:
@@ -163,15 +184,41 @@ class Database:
         """Put the value in the dict, stamp its access field, account its memory."""
         data = self.data
         old = data.get(key)
+        if type(value) is not bytes:
+            data[key] = value
+            self.lru[key] = self.wclock
+            self._account_store(key, old, value)
+            return
+        # Strings, inlined: a short value becomes the shared object (store/shared.py), and
+        # costs no object of its own (string_cost, spelt out: this is the hottest write).
+        n = len(value)
+        if n > SHARED_MAX_LEN:
+            cost = ((n + 48) & -16) - BYTES_OBJECT
+        elif n <= 1:  # CPython's own shared objects
+            cost = -BYTES_OBJECT
+        else:
+            found = SHARED.get(value)
+            if found is not None:
+                value = found
+                cost = -BYTES_OBJECT
+            else:  # not shared yet: admit() returns a new shared object or the value itself
+                made = admit(value)
+                cost = -BYTES_OBJECT if made is not value else ((n + 48) & -16) - BYTES_OBJECT
+                value = made
         data[key] = value
         self.lru[key] = self.wclock
-        # Memory accounting, inlined for strings: lengths only (see the module docstring).
-        if type(old) is bytes and type(value) is bytes:
-            self.mem += len(value) - len(old)
-        elif old is None and type(value) is bytes:
-            self.mem += len(key) + len(value)
+        if old is None:
+            self.mem += ((len(key) + 48) & -16) - BYTES_OBJECT + cost
             if self.keyring is not None:
                 self.keyring.append(key)
+        elif type(old) is bytes:
+            if old is not value:  # (the same shared value again costs nothing more)
+                n = len(old)
+                if n > SHARED_MAX_LEN or (n > 1 and SHARED.get(old) is not old):
+                    cost -= ((n + 48) & -16) - BYTES_OBJECT
+                else:
+                    cost += BYTES_OBJECT
+                self.mem += cost
         else:
             self._account_store(key, old, value)
 
@@ -208,15 +255,15 @@ class Database:
     def _account_store(self, key: bytes, old: Any, value: Any) -> None:
         """The general case of :meth:`set`'s accounting: containers, or a type change."""
         if old is None:
-            self.mem += len(key)
+            self.mem += key_cost(key)
             if self.keyring is not None:
                 self.keyring.append(key)
         elif type(old) is bytes:
-            self.mem -= len(old)
+            self.mem -= string_cost(old)
         else:
             self.mem -= self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
         if type(value) is bytes:
-            self.mem += len(value)
+            self.mem += string_cost(value)
         else:
             meter = self.sizes[key] = measure(value)
             self.mem += meter[0] - BYTES_OBJECT
@@ -251,9 +298,9 @@ class Database:
             self.expires.pop(key, None)
         self.lru.pop(key, None)
         if type(value) is bytes:
-            self.mem -= len(key) + len(value)
+            self.mem -= key_cost(key) + string_cost(value)
         else:
-            self.mem -= len(key) + self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
+            self.mem -= key_cost(key) + self.sizes.pop(key, _NO_METER)[0] - BYTES_OBJECT
 
     def resize(self, key: bytes) -> None:
         """A container was changed in place: re-cost it at the end of the loop pass."""
@@ -333,8 +380,9 @@ class Database:
     def settle(self) -> None:
         """Re-cost the containers changed in place since the last call (O(1) amortised each).
 
-        Between full measurements (sampled, O(METER_SAMPLES)) a container's cost
-        follows its length at its last bytes-per-element; it is measured again
+        Between full measurements (sampled, O(METER_SAMPLES)) a container's cost is
+        its structure's ``getsizeof`` now plus its elements at their last cost per
+        element (a table doubling is not spread over the elements); it is measured again
         once its length moved by an eighth or after METER_PASSES passes.
         """
         resized = self.resized
@@ -351,12 +399,16 @@ class Database:
             if meter is None:
                 new = measure(value)
             else:
-                size, count, measured, passes = meter
+                size, count, measured, passes, structure = meter
                 mem -= size
                 if passes >= METER_PASSES or 8 * abs(n - measured) > measured + 8 or not count:
                     new = measure(value)
                 else:
-                    new = (size + (n - count) * size // count, n, measured, passes + 1)
+                    # The structure (a dict's table grows by doubling) is read again, O(1);
+                    # only the elements follow the length at their last cost per element.
+                    now = alloc(getsizeof(value))
+                    elements = size - structure
+                    new = (now + elements + (n - count) * elements // count, n, measured, passes + 1, now)
             sizes[key] = new
             mem += new[0]
         self.mem = mem
@@ -537,9 +589,12 @@ class Keyspace:
             self.settle()
         return sum(db.dataset() for db in self.dbs)
 
-    def recount(self) -> None:
+    def recount(self, share_loaded: bool = False) -> None:
         """Recompute every database's accounting from scratch (after recovery: the snapshot
-        loader and the replay's fast path fill the dicts directly).  O(keys), once."""
+        loader and the replay's fast path fill the dicts directly).  O(keys), once.
+
+        ``share_loaded``: first replace short values by their shared objects
+        (store/shared.py), as the write paths would have stored them."""
         clock = self.clock
         for db in self.dbs:
             mem = 0
@@ -547,12 +602,19 @@ class Keyspace:
             old = db.lru
             lru = self.new_lru()
             fresh = (clock.minutes << 8) | 5 if self.lfu else clock.lru
-            for key, value in db.data.items():
+            data = db.data
+            for key, value in data.items():
                 if type(value) is bytes:
-                    mem += len(key) + len(value)
+                    if share_loaded and len(value) <= SHARED_MAX_LEN:
+                        shared = share(value)
+                        if shared is not value:
+                            data[key] = value = shared
+                    mem += key_cost(key) + string_cost(value)
                 else:
+                    if share_loaded:
+                        share_values(value)
                     meter = sizes[key] = measure(value)
-                    mem += len(key) + meter[0] - BYTES_OBJECT
+                    mem += key_cost(key) + meter[0] - BYTES_OBJECT
                 raw = dict.get(old, key)
                 dict.__setitem__(lru, key, fresh if raw is None else raw)
             db.mem, db.sizes, db.lru, db.resized = mem, sizes, lru, set()

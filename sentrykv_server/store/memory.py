@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
+from sentrykv_server.store.shared import is_shared
+
 getsizeof = sys.getsizeof
 
 SMALL_REQUEST = 512
@@ -74,7 +76,9 @@ def scaled(count: int, items: Iterator[Any], samples: int, cost: Callable[[Any],
 
 
 def _pair_cost(pair: tuple[bytes, bytes]) -> int:
-    return ((len(pair[0]) + 48) & -16) + ((len(pair[1]) + 48) & -16)
+    # A hash's field and value objects; a shared value (store/shared.py) is not the hash's.
+    value = pair[1]
+    return ((len(pair[0]) + 48) & -16) + (0 if is_shared(value) else (len(value) + 48) & -16)
 
 
 def string_size(value: bytes, samples: int = 0) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sentrykv_server.store.keyspace import Keyspace
+from sentrykv_server.store.stream import blob_pairs
 from sentrykv_server.store.types import TYPES
 
 _sha1 = hashlib.sha1
@@ -78,8 +79,18 @@ def _zset(d: bytes, value: Any) -> bytes:
     return _xor_pairs(d, ((member, _score(score)) for member, score in value.scores.items()))
 
 
+def _stream(d: bytes, value: Any) -> bytes:
+    """Live entries in ID order: ``<ms>.<seq>`` then every field and value, all mixed.
+    Consumer groups are not part of Redis's digest (XREADGROUP leaves it unchanged)."""
+    for packed, blob in value.entries():
+        d = mix_in(d, b"%d.%d" % (packed >> 64, packed & 0xFFFFFFFFFFFFFFFF))
+        for item in blob_pairs(blob):
+            d = mix_in(d, item)
+    return d
+
+
 DIGESTERS: dict[str, Callable[[bytes, Any], bytes]] = {
-    "string": _string, "list": _list, "set": _set, "hash": _hash, "zset": _zset,
+    "string": _string, "list": _list, "set": _set, "hash": _hash, "zset": _zset, "stream": _stream,
 }
 
 

@@ -76,6 +76,25 @@ def encode_fields(pairs: list[bytes]) -> bytes:
     return b"*%d\r\n" % n + b"".join([b"$%d\r\n%s\r\n" % (len(x), x) for x in pairs])
 
 
+def blob_pairs(blob: bytes) -> list[bytes]:
+    """The field/value list of a stored entry blob: the inverse of :func:`encode_fields`
+    (the RDB codec writes listpacks from it, the Redis digest mixes its items)."""
+    parts = blob.split(b"\r\n")
+    if len(parts) == 2 * int(parts[0][1:]) + 2:  # no CRLF inside a field or value
+        return parts[2:-1:2]
+    end = blob.index(b"\r\n")
+    n = int(blob[1:end])
+    pos = end + 2
+    out = []
+    for _ in range(n):
+        eol = blob.index(b"\r\n", pos)
+        start = eol + 2
+        stop = start + int(blob[pos + 1:eol])
+        out.append(blob[start:stop])
+        pos = stop + 2
+    return out
+
+
 # ``*2\r\n$<len>\r\n``: the head of one ``[id, fields]`` entry, by ID text length (<= 41).
 _ENTRY_HEAD = [b"*2\r\n$%d\r\n" % n for n in range(42)]
 _ID_TEXT = b"%d-%d".__mod__

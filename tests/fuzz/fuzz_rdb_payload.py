@@ -9,7 +9,8 @@ footer, so the fuzzer explores the decoder rather than the checksum, and also
 feeds the raw bytes through the footer check.  Anything but a value or an
 RdbError (an IndexError, a MemoryError, a hang) is a bug; libFuzzer reports
 it with the input that caused it.  Seeds: every type and encoding this
-encoder writes plus the pre-7.0 encodings (see _seeds()).
+encoder writes plus the pre-7.0 encodings, streams (types 15 and 19) and malformed
+stream payloads (see _seeds()).
 """
 
 from __future__ import annotations
@@ -59,9 +60,38 @@ def _seeds() -> list[bytes]:
     big = ZSet()
     for i in range(200):
         big.insert(b"m%d" % i, float(i), 128, 64)
-    values += [z, big]
+    values += [z, big, *_streams()]
     seeds = [rdb_payload.dump(v, LIMITS)[:-10] for v in values]
-    return seeds + list(legacy_objects().values())
+    return seeds + list(legacy_objects().values()) + _stream_seeds()
+
+
+def _streams() -> list[object]:
+    """Streams: one node and several, deleted entries, groups with PELs and consumers."""
+    from sentrykv_server.store.stream import Group, Stream
+
+    small, many = Stream(), Stream()
+    small.append(1 << 64 | 1, [b"f", b"v", b"n", b"7"], 4096, 100)
+    small.append(2 << 64, [b"other", b"x" * 30], 4096, 100)
+    for i in range(250):
+        many.append(5 << 64 | i, [b"f", b"%d" % i], 4096, 100)
+    many.delete(5 << 64 | 3)
+    many.delete(5 << 64 | 249)
+    group = many.groups[b"g"] = Group(b"g", 5 << 64 | 20, 20)
+    alice = group.create_consumer(b"alice", 1700000000000)
+    group.create_consumer(b"bob", 1700000000001)
+    for i in (1, 3, 7):
+        group.assign(5 << 64 | i, alice, 1700000000000 + i, i)
+    empty = Stream()
+    empty.groups[b"e"] = Group(b"e", 0, 0)
+    return [small, many, empty]
+
+
+def _stream_seeds() -> list[bytes]:
+    """Hand-made stream objects (type 15 among them) and the hostile shapes of tests/rdb."""
+    from tests.rdb.test_stream_rdb import GROUP, NODE, _hostile, _id, stream_payload
+
+    seeds = [stream_payload([(_id(5, 1), NODE)], 2, (5, 3), [GROUP], rdb_type=t)[:-10] for t in (15, 19)]
+    return seeds + [payload[:-10] for payload, _how in _hostile().values()]
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def test_meter_is_exact_for_small_containers_and_sampled_beyond() -> None:
     server.flush_pass()
     db = server.keyspace.dbs[0]
     server.keyspace.settle()
-    size, count, _measured, _passes = measure(db.data[b"h"])
+    size, count, _measured, _passes, _structure = measure(db.data[b"h"])
     assert count == METER_SAMPLES and db.sizes[b"h"][0] == size
     # A list of equal elements: sampling 16 of 5000 is exact up to rounding.
     big = db.sizes[b"big"][0]

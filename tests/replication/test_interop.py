@@ -159,8 +159,7 @@ def _libraries(c: redis.Redis) -> list[bytes]:
 def test_functions_and_streams_replicate_both_ways() -> None:
     """FUNCTION libraries in the full sync and in the stream, stream commands (consumer groups
     included) in the stream: SentryKV -> SentryKV, SentryKV -> redis-server and
-    redis-server -> SentryKV.  (A stream *in a full sync* needs the RDB stream encoding,
-    which SentryKV does not have yet: docs/replication.md.)"""
+    redis-server -> SentryKV.  (Streams *in a full sync*: test_stream_fullsync.py.)"""
     skv = sentrykv().start()
     ref = redis_server(["--repl-diskless-sync-delay", "0"]).start()
     procs = [skv, ref]

@@ -14,3 +14,6 @@ Split by concern like Redis's rdb.c and its helpers:
   rdbfile.py    whole files: header, aux fields, databases, expiries, functions, trailer
   transfer.py   import a file into a data directory, export a data directory to a file
 """
+
+# The stream codec registers itself with decode.READERS / encode.ENCODERS on import.
+from sentrykv_server.persistence.rdb import stream as _stream  # noqa: E402,F401

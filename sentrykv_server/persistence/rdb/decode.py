@@ -51,7 +51,7 @@ class EmptyKey(RdbError):
 
 
 class Unsupported(RdbError):
-    """Valid RDB data SentryKV cannot hold (module types; streams until their type lands)."""
+    """Valid RDB data SentryKV cannot hold (module types)."""
 
 
 @dataclass(frozen=True)
@@ -373,9 +373,4 @@ def _module(src: Source, limits: Limits) -> Any:
     module_id = read_len(src)
     raise Unsupported(f"a value of module type {C.module_type_name(module_id)}: SentryKV has no modules")
 
-
-# -- streams ---------------------------------------------------------------------------------
-@register_reader(C.TYPE_STREAM_LISTPACKS, C.TYPE_STREAM_LISTPACKS_2)
-def _stream_pending(src: Source, limits: Limits) -> Any:
-    """Replaced by the stream reader once the stream type is wired in (see docs/migration.md)."""
-    raise Unsupported("a stream, which this SentryKV build cannot store yet")
+# Streams: stream.py registers the readers of types 15 and 19 (imported by the package).
