@@ -60,8 +60,10 @@ test: $(VENV)/.installed-test redis-tools netns-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not soak"
 	$(MAKE) --no-print-directory test-pure
 
-## test-pure: a slice of the suite against the pure-Python modules (SENTRYKV_PURE=1 at run time)
-PURE_TESTS ?= tests/core tests/test_build.py
+## test-pure: a slice of the suite against the pure-Python modules (SENTRYKV_PURE=1 at run time):
+## protocol, reply encoding, strings/keys and the differential tests against redis-server, < 1 min
+PURE_TESTS ?= tests/core/test_protocol.py tests/core/test_reply_encoding.py tests/core/test_strings_keys.py \
+              tests/core/test_differential.py tests/core/test_connection.py tests/test_build.py
 test-pure: $(VENV)/.installed-test redis-tools
 	SENTRYKV_PURE=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not soak" $(PURE_TESTS)
 
