@@ -6,18 +6,30 @@ BIN    := $(VENV)/bin
 PORT   ?= 6379
 DATA   ?= ./data
 
-.PHONY: run test test-fast test-soak test-failover lint bench bench-full redis-tools netns-tools clean fuzz fuzz-coverage
+.PHONY: run test test-pure test-fast test-soak test-failover lint bench bench-full redis-tools netns-tools clean fuzz fuzz-coverage
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# The build: setup.py compiles the modules listed in sentrykv_server/buildinfo.py with
+# mypyc when a C compiler is there (pure Python otherwise, or with SENTRYKV_PURE=1);
+# docs/build.md.  The build tools live in the venv (no isolated build env to download
+# each time) and the stamps depend on the compiled sources, so an edit rebuilds.
+COMPILED_SRC := $(shell sed -n 's/^    "sentrykv_server\.\([a-z_.]*\)",$$/\1/p' sentrykv_server/buildinfo.py | tr . / | sed 's|^|sentrykv_server/|; s|$$|.py|')
+BUILD_DEPS   := pyproject.toml setup.py sentrykv_server/buildinfo.py $(COMPILED_SRC)
+PIP_BUILD    := $(BIN)/pip install -q --no-build-isolation
+
+$(VENV)/.build-tools: | $(BIN)/python
+	$(BIN)/pip install -q 'setuptools>=77' wheel 'mypy>=1.10' 'mypy_extensions>=1.0'
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,bench]'
+$(VENV)/.installed: $(BUILD_DEPS) | $(VENV)/.build-tools
+	$(PIP_BUILD) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(BUILD_DEPS) | $(VENV)/.build-tools
+	$(PIP_BUILD) -e '.[test,bench]'
 	touch $@ $(VENV)/.installed
 
 ## run: start the server on 127.0.0.1:$(PORT) with its data in $(DATA)
@@ -42,8 +54,18 @@ netns-tools:
 	fi
 
 ## test: the whole suite (integration, crash, corruption, differential against redis-server)
+## against the build installed (compiled when a C compiler is present), then test-pure
 test: $(VENV)/.installed-test redis-tools netns-tools
+	@$(BIN)/python -c 'from sentrykv_server import buildinfo; print("make test:", buildinfo.describe())'
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not soak"
+	$(MAKE) --no-print-directory test-pure
+
+## test-pure: a slice of the suite against the pure-Python modules (SENTRYKV_PURE=1 at run time):
+## protocol, reply encoding, strings/keys and the differential tests against redis-server, < 1 min
+PURE_TESTS ?= tests/core/test_protocol.py tests/core/test_reply_encoding.py tests/core/test_strings_keys.py \
+              tests/core/test_differential.py tests/core/test_connection.py tests/test_build.py
+test-pure: $(VENV)/.installed-test redis-tools
+	SENTRYKV_PURE=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not soak" $(PURE_TESTS)
 
 test-fast: $(VENV)/.installed-test redis-tools netns-tools
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -87,3 +109,4 @@ bench-full: $(VENV)/.installed-test redis-tools
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find sentrykv_server -name '*.so' -delete; rm -f sentrykv_server/compiled_sources.json

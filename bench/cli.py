@@ -153,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         prefix = _relative_prefix(img_dir, docs.parent)
         docs.parent.mkdir(parents=True, exist_ok=True)
         kept = report.kept_sections(docs.read_text()) if docs.exists() else ""
+        tail = report.kept_tail(docs)  # read before the file is rewritten
         text = report.render(results, run, outcomes, chart_map, prefix)
-        docs.write_text(text + ("\n" + kept if kept else ""))
+        docs.write_text(text + ("\n" + kept if kept else "") + tail)
     _summary(outcomes, results, out, docs)
     if status == 0 and results.errors:
         status = 1

@@ -192,6 +192,21 @@ def make_charts(results: Results, out: Path) -> dict[str, list[Path]]:
     return made
 
 
+#: Text of docs/benchmarks.md from this marker on is written by hand (figures measured with
+#: other tools, e.g. the compiled build's instruction counts) and survives regeneration.
+KEPT_MARKER = "<!-- kept: the sections below are written by hand; python -m bench keeps them -->"
+
+
+def kept_tail(docs: Path) -> str:
+    """The hand-written tail of an existing report (from :data:`KEPT_MARKER`), or ""."""
+    try:
+        text = docs.read_text()
+    except OSError:
+        return ""
+    at = text.find(KEPT_MARKER)
+    return "" if at < 0 else "\n" + text[at:]
+
+
 def render(results: Results, run: RunInfo, outcomes: Sequence[Outcome], chart_map: dict[str, list[Path]],
            img_prefix: str) -> str:
     """The whole markdown document; ``img_prefix`` is prepended to chart file names."""

@@ -16,9 +16,9 @@ import os
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sentrykv_server import REDIS_COMPAT_VERSION, __version__, notify
+from sentrykv_server import REDIS_COMPAT_VERSION, __version__, buildinfo, notify
 from sentrykv_server.commands.registry import COMMANDS, LOOKUP, Command, total_calls
 from sentrykv_server.config import Config, ConfigError
 from sentrykv_server.stats import SlowLog, Stats
@@ -492,7 +492,9 @@ class Server:
                 log.critical("Could not create server TCP listening socket %s:%s: %s", host, config.port, exc.strerror)
                 raise SystemExit(1) from None
             self.listeners.append(srv)
-            for sock in srv.sockets:
+            # uvloop's Server.sockets is a list where asyncio's is a tuple (as annotated):
+            # read it untyped, the compiled build checks annotated types.
+            for sock in cast(Any, srv).sockets:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if config.port == 0:
                     self.port = sock.getsockname()[1]
@@ -528,6 +530,7 @@ class Server:
             __version__, REDIS_COMPAT_VERSION, os.getpid(), self.config.bind, self.port, loop_name,
             directory, "yes" if self.config.appendonly else "no", self.config.appendfsync,
         )
+        log.info("%s", buildinfo.describe())
         info = self.recovery_info
         log.info(
             "Recovered %d keys (snapshot entries=%s, wal frames=%s, truncated bytes=%s) in %.3fs",

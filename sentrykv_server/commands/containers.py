@@ -32,7 +32,7 @@ def will_modify(db: Database, key: bytes) -> None:
     """Call before changing a container in place: a running checkpoint keeps the old version."""
     cow = db.keyspace.cow
     if cow is not None:
-        cow(db, key)
+        cow(db, key, True)
 
 
 def modified(db: Database, key: bytes) -> None:

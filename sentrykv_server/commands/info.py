@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sentrykv_server import REDIS_COMPAT_VERSION, __version__
+from sentrykv_server import REDIS_COMPAT_VERSION, __version__, buildinfo
 from sentrykv_server.commands.registry import COMMANDS, total_calls
 from sentrykv_server.memory import anon_rss_bytes
 from sentrykv_server.protocol.reply import Verbatim
@@ -37,6 +37,8 @@ def section_server(s: Server) -> Fields:
     return [
         ("redis_version", REDIS_COMPAT_VERSION),
         ("sentrykv_version", __version__),
+        ("sentrykv_build", buildinfo.build_kind()),
+        ("sentrykv_compiled_modules", len(buildinfo.compiled_modules())),
         ("redis_git_sha1", "00000000"),
         ("redis_git_dirty", 0),
         ("redis_build_id", "sentrykv"),

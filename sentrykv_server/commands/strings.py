@@ -95,6 +95,9 @@ def set_cmd(c: Client, argv: list[bytes]) -> Any:
         i += 1
     # Like Redis: the whole line is parsed (syntax errors first), then the expire value checked.
     when = None if expiry is None else expire_at_ms(expiry[0], expiry[1], expiry[2], db.keyspace.now(), "set")
+    # Any value type: SET overwrites whatever the key holds (and the compiled build checks
+    # a variable's declared type, which would otherwise be get_string's bytes | None).
+    old: Any
     if get:  # Redis runs GET first: a read lookup (stats, 'keymiss'), then the write one
         old = get_string(db, key)
     old = db.lookup(key)

@@ -11,7 +11,7 @@ versioned snapshots and Valkey's forkless save:
    cut; each database's ``data`` and ``expires`` dict objects are captured
    by reference; ``keyspace.cow`` and ``server.cow_guard`` are installed.
    This costs O(number of databases).
-2. **Copy on write**: ``keyspace.cow(db, key)`` runs *before* any key's value
+2. **Copy on write**: ``keyspace.cow(db, key, in_place)`` runs *before* any key's value
    or TTL changes, ``server.cow_guard(client, argv)`` before every write
    command (containers are mutated in place).  If ``db.data`` is a captured
    dict and the key was not yet preserved, its cut-time value (a copy made by
@@ -184,26 +184,6 @@ class Captured:
         return chunk
 
 
-_IN_PLACE: frozenset[Any] = frozenset()
-
-
-def _in_place() -> frozenset[Any]:
-    """Code objects of the hook's callers that never insert or delete a dict key."""
-    global _IN_PLACE
-    if not _IN_PLACE:
-        from sentrykv_server.store.keyspace import Database
-
-        codes = {Database.set.__code__, Database.set_expire.__code__, Database.persist.__code__}
-        try:
-            from sentrykv_server.commands.containers import will_modify
-
-            codes.add(will_modify.__code__)
-        except ImportError:  # pragma: no cover - the container commands are always present
-            pass
-        _IN_PLACE = frozenset(codes)
-    return _IN_PLACE
-
-
 class Run:
     """The state of one checkpoint, from the cut to retirement."""
 
@@ -256,23 +236,21 @@ class Run:
                 self.captured.append(cap)
                 self.by_id[id(db.data)] = cap
 
-    def hook(self, db: Database, key: bytes, caller: Any = None) -> None:
+    def hook(self, db: Database, key: bytes, in_place: bool = False) -> None:
         """keyspace.cow: ``key`` of ``db`` is about to change (value, TTL, existence).
 
         Listing the keys not enumerated yet costs ~10 ns per key, so it is done only
         when the change may insert or delete a key.  Overwriting an existing key
         (``Database.set``), changing its TTL or a container in place does not move
-        any key in the dict, and a dict iterator survives it; which of those is
-        coming is told by the caller (the hook's signature carries no such flag).
-        Any other caller lists the keys: that is always safe.  (``caller``: the calling
-        code object, given by :func:`attach_view`'s fan-out, which is itself the frame above.)
+        any key in the dict, and a dict iterator survives it: the caller says so with
+        ``in_place`` (an explicit flag rather than a look at the caller's frame, which
+        compiled callers do not have).  Any other change lists the keys: that is
+        always safe.
         """
         cap = self.by_id.get(id(db.data))
         if cap is None:
             return
-        if cap.iterator is not None and (
-            key not in cap.data or (caller or sys._getframe(1).f_code) not in _in_place()
-        ):
+        if cap.iterator is not None and (not in_place or key not in cap.data):
             # An insert or a delete is coming: the iterator would not survive it.
             started, cpu = time.perf_counter(), time.thread_time()
             cap.materialize()
@@ -356,10 +334,9 @@ def _install_views(server: Server, views: list[Run]) -> None:
         hooks = [v.hook for v in views]
         guards = [v.guard for v in views]
 
-        def hook(db: Database, key: bytes) -> None:
-            caller = sys._getframe(1).f_code
+        def hook(db: Database, key: bytes, in_place: bool) -> None:
             for h in hooks:
-                h(db, key, caller)
+                h(db, key, in_place)
 
         def guard(client: Client, argv: list[bytes]) -> None:
             for g in guards:
@@ -408,7 +385,6 @@ class Checkpointer:
         # Import now what the hooks and the scan use, not on the loop during a checkpoint:
         # importing the command modules in the first hook call stalled the loop 20-400 ms.
         snapshot.encoders()
-        _in_place()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

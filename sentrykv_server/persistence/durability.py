@@ -39,6 +39,7 @@ from sentrykv_server.persistence.records import (
     new_stream_reader,
     op_from_item,
 )
+from sentrykv_server.protocol.connection import Client
 from sentrykv_server.replication.marker import MARK_NAME
 
 if TYPE_CHECKING:
@@ -60,8 +61,11 @@ class RecoveryFailed(Exception):
     """The data directory cannot be loaded safely; the message names file and offset."""
 
 
-class ReplayClient:
+class ReplayClient(Client):
     """A stand-in connection used to re-execute logged commands during recovery.
+
+    A subclass of :class:`Client` so that handlers typed ``Client`` accept it
+    (compiled handlers check); it sets up only what replaying needs.
 
     It also decodes: :meth:`apply_batch` feeds the payloads of many frames,
     joined by ``FRAME_END`` (see ``records``), into one hiredis reader and
@@ -188,7 +192,7 @@ class ReplayClient:
                 raise RecoveryFailed(f"unknown command {name!r} in the log")
             self.db = dbs[db_index]
             try:
-                cmd.handler(self, argv)  # type: ignore[arg-type]
+                cmd.handler(self, argv)
             except self._command_error as exc:
                 raise RecoveryFailed(f"replaying {name!r} failed: {exc.message}") from None
         self._bulk_index = db_index

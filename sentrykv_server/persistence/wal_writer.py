@@ -57,6 +57,7 @@ from typing import Protocol
 
 from crc32c import crc32c
 
+from sentrykv_server.persistence.wal_errors import WalSyncLost as WalSyncLost
 from sentrykv_server.persistence.wal_format import (
     HEADER_SIZE,
     LEN_LSN,
@@ -86,10 +87,6 @@ class Faults(Protocol):
     def before_write(self, nbytes: int) -> int | None: ...
 
     def before_fsync(self) -> None: ...
-
-
-class WalSyncLost(OSError):
-    """An fsync failed and the unsynced data could not be rewritten: restart required."""
 
 
 @dataclass(eq=False)

@@ -18,6 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
+from mypy_extensions import mypyc_attr
 
 from sentrykv_server.commands.errors import CommandError
 from sentrykv_server.commands.registry import SKIP_MONITOR, Command
@@ -59,6 +60,9 @@ def _protocol_error_text(exc: Exception) -> str:
     return "Protocol error: " + text
 
 
+# Compiled by mypyc (docs/build.md): scripting's ScriptClient, an ordinary Python class,
+# subclasses it, which a native class allows only when it says so.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Client(asyncio.Protocol):
     """Per-connection state plus the asyncio protocol callbacks."""
 

@@ -51,6 +51,9 @@ from sentrykv_server.store.types import TYPES
 
 ExpireHook = Callable[[int, bytes], None]
 ChangeHook = Callable[["Database", bytes], None]
+# keyspace.cow(db, key, in_place): in_place is True when the caller changes only this
+# key's value or TTL (no dict key is inserted or deleted), see persistence/checkpoint.py.
+CowHook = Callable[["Database", bytes, bool], None]
 # A container's last cost: (bytes, elements now, elements when last measured, passes since).
 Meter = tuple[int, int, int, int, int]  # ... and its structure's bytes when last measured
 _NO_METER: Meter = (0, 0, 0, 0, 0)
@@ -167,7 +170,7 @@ class Database:
         """Store ``value``; like Redis's setKey, an overwrite clears the TTL unless keep_ttl."""
         ks = self.keyspace
         if ks.cow is not None:
-            ks.cow(self, key)
+            ks.cow(self, key, True)
         if ks.observed:  # WATCH, client tracking or 'new' events: the general path
             self._set_observed(key, value, keep_ttl)
             return
@@ -269,7 +272,7 @@ class Database:
         """Insert a value for a key known to be absent (creating a container: Redis's dbAdd)."""
         ks = self.keyspace
         if ks.cow is not None:
-            ks.cow(self, key)
+            ks.cow(self, key, False)
         self.data[key] = value
         self.lru[key] = self.wclock
         self._account_store(key, None, value)
@@ -281,7 +284,7 @@ class Database:
         """Remove a key (and its TTL); True if it existed."""
         cow = self.keyspace.cow
         if cow is not None:
-            cow(self, key)
+            cow(self, key, False)
         value = self.data.pop(key, None)
         if value is None:
             return False
@@ -307,7 +310,7 @@ class Database:
     def set_expire(self, key: bytes, when_ms: int) -> None:
         cow = self.keyspace.cow
         if cow is not None:
-            cow(self, key)
+            cow(self, key, True)
         self.expires[key] = when_ms
         ks = self.keyspace
         heappush(ks.expiry_heap, (when_ms, self.id, key))
@@ -316,7 +319,7 @@ class Database:
     def persist(self, key: bytes) -> bool:
         cow = self.keyspace.cow
         if cow is not None:
-            cow(self, key)
+            cow(self, key, True)
         if self.expires.pop(key, None) is None:
             return False
         self.keyspace.touched(self, key)
@@ -326,7 +329,7 @@ class Database:
         """Delete an expired key and tell the server (it logs a DEL, counts expired_keys)."""
         cow = self.keyspace.cow
         if cow is not None:
-            cow(self, key)
+            cow(self, key, False)
         value = self.data.pop(key, None)
         if value is not None:
             self._forget(key, value)
@@ -486,11 +489,11 @@ class Keyspace:
         # Called with (db index, key) after a key was evicted (keyspace notifications).
         self.on_evict: ExpireHook | None = None
         self.on_flush: Callable[[Database], None] | None = None
-        # Set while a checkpoint runs: called with (db, key) BEFORE a key's value or TTL
+        # Set while a checkpoint runs: called with (db, key, in_place) BEFORE a key's value or TTL
         # changes, so the checkpoint can keep the point-in-time version (serialize before
         # mutate).  Whole-database operations replace the dict objects instead of mutating
         # them, which leaves the checkpoint's references intact.
-        self.cow: ChangeHook | None = None
+        self.cow: CowHook | None = None
         # Set by persistence.rdb.transfer.load_directory: the function libraries to export.
         self.function_codes: list[bytes] = []
         # Observers (see the class docstring).

@@ -40,7 +40,7 @@ def test_binary_and_large_args() -> None:
 def test_many_args_and_bytearray_memoryview() -> None:
     argv = [b"MSET"] + [b"a%d" % i for i in range(600)]
     assert decode_ops(encode_ops([(1, argv)])) == [(1, argv)]
-    mixed = encode_ops([(0, [b"SET", bytearray(b"k"), memoryview(b"v")])])  # type: ignore[list-item]
+    mixed = encode_ops([(0, [b"SET", bytearray(b"k"), memoryview(b"v")])])
     assert decode_ops(mixed) == [(0, [b"SET", b"k", b"v"])]
 
 

@@ -34,6 +34,7 @@ from sentrykv_server.persistence.wal_writer import WalWriter
 from sentrykv_server.protocol.connection import Client
 from sentrykv_server.server import Server
 from sentrykv_server.store.digest import dataset_digest
+from tests.types.test_replay import RecordingLog
 
 from .walutil import flip_bit, frame_offsets, nonempty_segments, segments
 
@@ -286,20 +287,11 @@ def test_unknown_command_and_missing_db_fail_recovery() -> None:
 # -- Durability.recover end to end ----------------------------------------------------------
 
 
-class _RecordingLog:
-    def __init__(self) -> None:
-        self.frames: list[bytes] = []
-
-    def append(self, ops: list[tuple[int, list[bytes]]]) -> int:
-        self.frames.append(encode_ops(ops))
-        return len(self.frames)
-
-
 def _live_frames(n: int) -> tuple[Server, list[bytes]]:
     """Run a mixed workload on a live server; return it and the frames it logged."""
     live = Server(Config())
-    log = _RecordingLog()
-    live.aof = log  # type: ignore[assignment]
+    log = RecordingLog()
+    log.attach(live)
     client = Client(live)
     rng = random.Random(3)
     for i in range(n):

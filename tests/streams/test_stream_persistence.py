@@ -129,7 +129,7 @@ def _replayed(frames: list[bytes], seed: int) -> Server:
 def test_replaying_the_log_reproduces_every_stream(seed: int) -> None:
     live = _server(seed)
     log = RecordingLog()
-    live.aof = log  # type: ignore[assignment]
+    log.attach(live)
     commands = _workload(seed)
     _run(live, commands, seed)
     s = live.keyspace.dbs[0].data[b"s"]

@@ -71,7 +71,7 @@ def _encodings(server: Server) -> dict[tuple[int, bytes], str]:
 def run_and_replay(seq: list[Cmd]) -> Server:
     live = _server()
     log = RecordingLog()
-    live.aof = log  # type: ignore[assignment]
+    log.attach(live)
     client = Client(live)
     for cmd in seq:
         client.execute(list(cmd))
@@ -102,7 +102,7 @@ def test_hll_bytes_survive_a_changed_sparse_limit() -> None:
 def test_write_logs_are_effects() -> None:
     live = _server()
     log = RecordingLog()
-    live.aof = log  # type: ignore[assignment]
+    log.attach(live)
     client = Client(live)
     for cmd in ([b"RPUSH", b"src", b"b", b"a"], [b"SORT", b"src", b"ALPHA", b"STORE", b"dst"],
                 [b"GEOADD", b"g", b"13.361389", b"38.115556", b"Palermo"],
