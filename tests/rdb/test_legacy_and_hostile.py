@@ -22,6 +22,7 @@ from sentrykv_server.persistence.rdb.crc64 import crc64
 from sentrykv_server.persistence.rdb.decode import Limits
 from tests.rdb.dataset import contents, populate
 from tests.rdb.legacy_build import legacy_objects, ziplist
+from tests.rdb.restore import deep_reply, restore_reply
 
 
 def seal(body: bytes, version: int = 10) -> bytes:
@@ -39,10 +40,7 @@ def test_legacy_encodings_restore_like_redis(name: str, r: redis.Redis, ref: red
 
 
 def _reply(c: redis.Redis, payload: bytes) -> object:
-    try:
-        return c.restore("k", 0, payload, replace=True)
-    except redis.ResponseError as exc:
-        return str(exc)
+    return restore_reply(c, payload, "k")
 
 
 def test_damaged_structures_get_redis_errors(r: redis.Redis, ref: redis.Redis) -> None:
@@ -76,11 +74,7 @@ def test_damaged_structures_get_redis_errors(r: redis.Redis, ref: redis.Redis) -
         got = _reply(r, payload)
         if name in deep_only:
             assert want == b"OK", name
-            ref.config_set("sanitize-dump-payload", "yes")
-            try:
-                want = _reply(ref, payload)
-            finally:
-                ref.config_set("sanitize-dump-payload", "no")
+            want = deep_reply(ref, payload, "k")
         assert got == want, f"{name}: redis {want!r} sentrykv {got!r}"
 
 

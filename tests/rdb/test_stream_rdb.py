@@ -20,6 +20,7 @@ from sentrykv_server.persistence.rdb import listpack
 from sentrykv_server.persistence.rdb.crc64 import crc64
 from sentrykv_server.persistence.rdb.encode import encode_len
 from tests.rdb.dataset import populate_streams, stream_contents
+from tests.rdb.restore import deep_reply, restore_reply
 
 BAD_FORMAT = "Bad data format"
 
@@ -77,10 +78,7 @@ GROUP = (b"g", (5, 3), 2, [((5, 1), 1700000000000, 2), ((5, 2), 1700000000001, 1
 
 
 def _reply(c: redis.Redis, payload: bytes, key: str = "hostile") -> bytes | str:
-    try:
-        return bytes(c.restore(key, 0, payload, replace=True))
-    except redis.ResponseError as exc:
-        return str(exc)
+    return restore_reply(c, payload, key)
 
 
 def test_valid_handmade_payloads_restore_alike(r: redis.Redis, ref: redis.Redis) -> None:
@@ -235,11 +233,7 @@ def test_hostile_stream_payloads(r: redis.Redis, ref: redis.Redis) -> None:
         want = _reply(ref, payload)
         if redis_takes == "deep":
             assert want == b"OK", name
-            ref.config_set("sanitize-dump-payload", "yes")
-            try:
-                want = _reply(ref, payload)
-            finally:
-                ref.config_set("sanitize-dump-payload", "no")
+            want = deep_reply(ref, payload, "hostile")
         if redis_takes == "accepts":
             assert want == b"OK", f"{name}: redis now refuses it ({want!r}): make it 'always'"
             ref.delete("hostile")

@@ -22,20 +22,14 @@ def d(r: redis.Redis, ref: redis.Redis) -> Iterator[Differ]:
     differ.close()
 
 
-def same(d: Differ, *args: bytes | str | int) -> object:
-    for proto in (2, 3):
-        got, want = d.both(*args, proto=proto)
-        assert got == want, f"{args!r} (RESP{proto}):\n  redis:    {want}\n  sentrykv: {got}"
-    return got
-
 
 def test_digest_of_a_stream_is_redis_s(d: Differ) -> None:
-    same(d, "XADD", "s", "1-1", "a", "b")
-    same(d, "XADD", "s", "2-1", "c", "d", "e", "")
-    same(d, "XGROUP", "CREATE", "s", "g", "0")  # groups are not part of the digest
-    same(d, "XADD", "empty", "MAXLEN", "0", "5-5", "f", "v")
-    assert same(d, "DEBUG", "DIGEST-VALUE", "s", "empty") != ("array", [])
-    same(d, "DEBUG", "DIGEST")
+    d.same("XADD", "s", "1-1", "a", "b")
+    d.same("XADD", "s", "2-1", "c", "d", "e", "")
+    d.same("XGROUP", "CREATE", "s", "g", "0")  # groups are not part of the digest
+    d.same("XADD", "empty", "MAXLEN", "0", "5-5", "f", "v")
+    assert d.same("DEBUG", "DIGEST-VALUE", "s", "empty") != ("array", [])
+    d.same("DEBUG", "DIGEST")
 
 
 @pytest.mark.parametrize("args", [
@@ -47,43 +41,43 @@ def test_digest_of_a_stream_is_redis_s(d: Differ) -> None:
     ("XTRIM", "str", "MAXLEN", "0"),
 ])
 def test_xtrim_checks_arguments_before_the_key(d: Differ, args: tuple[str, ...]) -> None:
-    same(d, "SET", "str", "v")
-    same(d, *args)
+    d.same("SET", "str", "v")
+    d.same(*args)
 
 
 def test_xsetid_below_max_deleted_id_is_accepted_as_in_7_0(d: Differ) -> None:
-    same(d, "XADD", "s", "3-0", "a", "b")
-    same(d, "XDEL", "s", "3-0")
-    same(d, "XSETID", "s", "0-1")
-    same(d, "XINFO", "STREAM", "s")
-    same(d, "XADD", "s", "4-0", "a", "b")
-    same(d, "XSETID", "s", "3-5")  # below the top item: refused by both
-    same(d, "XSETID", "s", "5-0", "MAXDELETEDID", "6-0")  # below the given max-deleted: refused
+    d.same("XADD", "s", "3-0", "a", "b")
+    d.same("XDEL", "s", "3-0")
+    d.same("XSETID", "s", "0-1")
+    d.same("XINFO", "STREAM", "s")
+    d.same("XADD", "s", "4-0", "a", "b")
+    d.same("XSETID", "s", "3-5")  # below the top item: refused by both
+    d.same("XSETID", "s", "5-0", "MAXDELETEDID", "6-0")  # below the given max-deleted: refused
 
 
 def test_a_key_named_twice_is_answered_twice(d: Differ) -> None:
-    same(d, "XADD", "s", "1-1", "a", "b")
-    same(d, "XREAD", "STREAMS", "s", "s", "0", "0")
-    same(d, "XREAD", "COUNT", "1", "STREAMS", "s", "missing", "s", "0", "0", "0")
-    same(d, "XGROUP", "CREATE", "s", "g", "0")
-    same(d, "XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "s", ">", "0")
+    d.same("XADD", "s", "1-1", "a", "b")
+    d.same("XREAD", "STREAMS", "s", "s", "0", "0")
+    d.same("XREAD", "COUNT", "1", "STREAMS", "s", "missing", "s", "0", "0", "0")
+    d.same("XGROUP", "CREATE", "s", "g", "0")
+    d.same("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "s", ">", "0")
 
 
 def test_nogroup_errors_print_names_as_c_strings(d: Differ) -> None:
-    same(d, "XADD", "s", "1-1", "a", "b")
-    same(d, "XPENDING", "s", "g\x00hidden")
-    same(d, "XREADGROUP", "GROUP", "g\x00x", "c", "STREAMS", "s", ">")
-    same(d, "XINFO", "CONSUMERS", "s", "\x00g")
-    same(d, "XGROUP", "SETID", "s", "n\x00", "0")
+    d.same("XADD", "s", "1-1", "a", "b")
+    d.same("XPENDING", "s", "g\x00hidden")
+    d.same("XREADGROUP", "GROUP", "g\x00x", "c", "STREAMS", "s", ">")
+    d.same("XINFO", "CONSUMERS", "s", "\x00g")
+    d.same("XGROUP", "SETID", "s", "n\x00", "0")
 
 
 def test_counters_wrap_past_2_63_like_a_long_long(d: Differ) -> None:
-    same(d, "XADD", "s", "1-1", "a", "b")
-    same(d, "XSETID", "s", "5-0", "ENTRIESADDED", "9223372036854775807")
-    same(d, "XADD", "s", "6-0", "a", "b")
-    same(d, "XGROUP", "CREATE", "s", "g", "0", "ENTRIESREAD", "9223372036854775807")
-    same(d, "XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">")
-    same(d, "XINFO", "GROUPS", "s")
+    d.same("XADD", "s", "1-1", "a", "b")
+    d.same("XSETID", "s", "5-0", "ENTRIESADDED", "9223372036854775807")
+    d.same("XADD", "s", "6-0", "a", "b")
+    d.same("XGROUP", "CREATE", "s", "g", "0", "ENTRIESREAD", "9223372036854775807")
+    d.same("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">")
+    d.same("XINFO", "GROUPS", "s")
     for proto in (2, 3):  # the stream part (no clock readings in it)
         got, want = d.both("XINFO", "STREAM", "s", proto=proto)
         assert got == want

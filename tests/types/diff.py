@@ -80,6 +80,15 @@ class Differ:
     def both(self, *args: bytes | str | int, proto: int = 2) -> tuple[Reply, Reply]:
         return self.skv.call(*args, proto=proto), self.ref.call(*args, proto=proto)
 
+    def same(self, *args: bytes | str | int) -> Reply:
+        """Run in RESP2 and in RESP3 on both servers; the tagged replies must be identical
+        each time. Returns SentryKV's RESP3 reply."""
+        got: Reply = None
+        for proto in (2, 3):
+            got, want = self.both(*args, proto=proto)
+            assert got == want, f"{args!r} (RESP{proto}):\n  redis:    {want}\n  sentrykv: {got}"
+        return got
+
     def reset(self, config: dict[str, str] | None = None) -> None:
         self.log = []
         for side in (self.skv, self.ref):
